@@ -1,0 +1,20 @@
+"""hiermod: Bayesian multilevel models from textbook specs or lme4 formulas, on PyMC."""
+
+from . import datasets
+from .build import build_model
+from .design import Design, FactorDesign, make_design
+from .diagnostics import Diagnostics
+from .errors import DataError, HiermodError, SamplingError, SpecError
+from .fit import Fit, fit
+from .io import load_fit
+from .priors import Prior, default_priors
+from .sample import SamplerSettings
+from .spec.formula import parse_formula
+from .spec.types import GroupSpec, Response, Spec
+
+__all__ = [
+    "DataError", "Design", "Diagnostics", "FactorDesign", "Fit", "GroupSpec", "HiermodError",
+    "Prior", "Response", "SamplerSettings", "SamplingError", "Spec", "SpecError", "build_model",
+    "datasets", "default_priors", "fit", "load_fit", "make_design", "parse_formula",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""Convergence checks after sampling, each problem explained with what to try.
+
+Thresholds follow Vehtari et al. (2021): R-hat ≤ 1.01 and bulk / tail ESS ≥ 100 per chain;
+any divergent transition is a problem; hitting the maximum tree depth is an efficiency warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import arviz as az
+import numpy as np
+
+from . import names
+
+RHAT_MAX = 1.01
+ESS_PER_CHAIN = 100
+
+
+def checked_variables(posterior) -> list[str]:
+    """The model's reported parameters: fixed effects, sds, correlations, sigma, group effects."""
+    keep = []
+    for v in posterior.data_vars:
+        if v in (names.FIXED, names.SIGMA) or v.startswith(("sd_", "corr_", "u_")):
+            keep.append(v)
+    return keep
+
+
+def _extreme(ds, fn) -> float:
+    vals = [np.asarray(ds[v]).ravel() for v in ds.data_vars]
+    vals = np.concatenate(vals) if vals else np.array([np.nan])
+    vals = vals[np.isfinite(vals)]
+    return float(fn(vals)) if len(vals) else float("nan")
+
+
+def _constant_free(posterior, var_names):
+    """Drop entries that are constant by construction (the diagonal of a correlation matrix)."""
+    ds = posterior[var_names]
+    for v in var_names:
+        if v.startswith("corr_"):
+            a, b = ds[v].dims[-2:]
+            mask = ds[v][a] != ds[v][b]
+            ds[v] = ds[v].where(mask)
+    return ds
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    treedepth_hits: int
+    n_chains: int
+    n_draws: int
+    problems: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {"max_rhat": self.max_rhat, "min_ess_bulk": self.min_ess_bulk,
+                "min_ess_tail": self.min_ess_tail, "divergences": self.divergences,
+                "treedepth_hits": self.treedepth_hits, "ok": self.ok,
+                "problems": list(self.problems), "notes": list(self.notes)}
+
+    def __str__(self) -> str:
+        head = (f"R-hat max {self.max_rhat:.3f}, ESS bulk min {self.min_ess_bulk:.0f}, "
+                f"tail min {self.min_ess_tail:.0f}, {self.divergences} divergences, "
+                f"{self.treedepth_hits} max-tree-depth hits")
+        lines = [f"- {p}" for p in self.problems] + [f"- note: {n}" for n in self.notes]
+        if self.ok:
+            head += ": no problems found."
+        return "\n".join([head, *lines])
+
+
+def count_stat(stats, *candidates) -> int:
+    for c in candidates:
+        if c in stats:
+            return int(np.asarray(stats[c]).sum())
+    return 0
+
+
+def diagnose(dt, parameterization: str = "noncentered") -> Diagnostics:
+    """Check R-hat, ESS, divergences and tree depth over every reported parameter."""
+    post = dt["posterior"].to_dataset()
+    var_names = checked_variables(post)
+    ds = _constant_free(post, var_names)
+    n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+    rhat = _extreme(az.rhat(ds), np.max) if n_chains > 1 else float("nan")
+    ess_bulk = _extreme(az.ess(ds, method="bulk"), np.min)
+    ess_tail = _extreme(az.ess(ds, method="tail"), np.min)
+    stats = dt["sample_stats"].to_dataset()
+    div = count_stat(stats, "diverging")
+    depth = count_stat(stats, "maxdepth_reached", "reached_max_treedepth")
+    other = "centered" if parameterization == "noncentered" else "noncentered"
+    problems = []
+    if np.isfinite(rhat) and rhat > RHAT_MAX:
+        problems.append(f"R-hat up to {rhat:.3f} (> {RHAT_MAX}): the chains disagree. Run longer "
+                        "(more tune and draws), and check the model for weakly identified terms.")
+    need = ESS_PER_CHAIN * n_chains
+    if ess_bulk < need or ess_tail < need:
+        problems.append(f"effective sample size as low as {min(ess_bulk, ess_tail):.0f} (want "
+                        f">= {need}): means and intervals are imprecise. Draw more, or try "
+                        f"parameterization='{other}'.")
+    if div:
+        problems.append(f"{div} divergent transitions: the sampler missed part of the posterior. "
+                        "Raise target_accept (e.g. 0.95), or try "
+                        f"parameterization='{other}'; tighter priors on the group sds can help.")
+    notes = []
+    if depth:
+        notes.append(f"{depth} draws hit the maximum tree depth: sampling is slow, not "
+                        "wrong. Rescale predictors (cgm, standardize) or raise max_treedepth.")
+    return Diagnostics(rhat, ess_bulk, ess_tail, div, depth, n_chains, n_draws, tuple(problems),
+                       tuple(notes))

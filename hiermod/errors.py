@@ -1,0 +1,34 @@
+"""Exceptions raised by hiermod.
+
+Every error names the argument, column or key at fault, quotes the bad value and, for data,
+lists the offending rows. They are raised before any sampling starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class HiermodError(Exception):
+    """Base class for all hiermod errors."""
+
+
+class SpecError(HiermodError, ValueError):
+    """A model specification (formula, level-wise equations, TOML file, priors) is malformed."""
+
+
+class DataError(HiermodError, ValueError):
+    """The data do not fit the specification (unknown column, missing values, bad outcome, ...)."""
+
+
+class SamplingError(HiermodError, RuntimeError):
+    """The sampler could not run (not raised for poor diagnostics: those are reported)."""
+
+
+def format_rows(rows: Sequence[int], limit: int = 10) -> str:
+    """Render row labels for an error message: 'rows 3, 17, 42 (and 5 more)'."""
+    rows = list(rows)
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""
+    word = "row" if len(rows) == 1 else "rows"
+    return f"{word} {shown}{more}"

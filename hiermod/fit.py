@@ -1,0 +1,152 @@
+"""``hm.fit``: the composition spec -> design -> build -> sample, and the thin ``Fit`` result."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+import xarray as xr
+
+from .build import build_model
+from .design import Design, make_design, used_columns
+from .diagnostics import Diagnostics, diagnose
+from .errors import SpecError
+from .priors import Prior, resolve_priors
+from .report.accessors import FitReports
+from .report.summary import summary as summary_table
+from .sample import SamplerSettings, sample
+from .spec.formula import parse_formula
+from .spec.types import Spec
+
+
+def as_spec(model: str | Spec, family: str | None = None) -> Spec:
+    """A formula string or a Spec (family given here overrides the spec's)."""
+    if isinstance(model, Spec):
+        return model if family is None or family == model.family else model.with_family(family)
+    if isinstance(model, str):
+        return parse_formula(model, family=family or "gaussian")
+    raise SpecError(f"model must be an lme4 formula string or a hiermod Spec, "
+                    f"got {type(model).__name__}")
+
+
+@dataclass(frozen=True, eq=False)
+class Fit(FitReports):
+    """A sampled multilevel model: the ArviZ DataTree with the spec and design it came from."""
+
+    idata: xr.DataTree
+    spec: Spec
+    design: Design
+    data: pd.DataFrame
+    user_priors: dict = field(default_factory=dict)
+    parameterization: str = "noncentered"
+    settings: SamplerSettings = field(default_factory=SamplerSettings)
+    timing: dict = field(default_factory=dict)
+
+    @cached_property
+    def priors(self) -> dict[str, Prior]:
+        """Every parameter's prior (defaults with the user's overrides)."""
+        return resolve_priors(self.design, self.user_priors)
+
+    @cached_property
+    def model(self):
+        """The PyMC model (rebuilt on demand, e.g. after :func:`load_fit`)."""
+        return build_model(self.design, self.user_priors, self.parameterization)
+
+    def summary(self, prob: float = 0.95) -> pd.DataFrame:
+        """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter."""
+        return summary_table(self.idata, self.design, prob)
+
+    @cached_property
+    def _diagnostics(self) -> Diagnostics:
+        return diagnose(self.idata, self.parameterization)
+
+    def diagnostics(self) -> Diagnostics:
+        """R-hat, ESS, divergences and tree depth, with advice for each problem."""
+        return self._diagnostics
+
+    def save(self, path) -> None:
+        """Write the fit to a netCDF file; :func:`hiermod.load_fit` reads it back exactly."""
+        from .io import save_fit
+
+        save_fit(self, path)
+
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{f.name}: {f.n_levels}" for f in self.design.factors)
+        s = self.settings
+        return (f"<hiermod.Fit {self.spec.formula!r} ({self.spec.family}); "
+                f"{self.design.n_obs} obs; groups {groups}; {s.chains} chains x {s.draws} draws "
+                f"({s.sampler}, {self.parameterization})>")
+
+
+def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
+        priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
+        sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
+        max_treedepth: int = 10, parameterization: str = "noncentered", dropna: bool = False,
+        progressbar: bool | None = None, cores: int | None = None) -> Fit:
+    """Fit a Bayesian multilevel model by NUTS.
+
+    Parameters
+    ----------
+    model : str or Spec
+        An lme4 formula (``"y ~ x + (1 + x | g)"``) or a Spec from the level-wise / TOML
+        front ends.
+    data : pandas.DataFrame
+    family : {"gaussian", "bernoulli", "binomial", "poisson"}, optional
+        Default "gaussian" for formulas; a Spec carries its own.
+    priors : dict, optional
+        Overrides of the default priors, e.g. ``{"floor": hm.Prior("Normal", mu=0, sigma=1)}``;
+        see :mod:`hiermod.priors` and ``hm.default_priors``.
+    draws, tune, chains : int
+    sampler : {"nutpie", "pymc", "numpyro"}
+    random_seed : int, optional
+        Recorded in ``fit.idata.posterior.attrs`` (a random one is drawn and recorded if None).
+    target_accept, max_treedepth : NUTS settings.
+    parameterization : {"noncentered", "centered"}
+    dropna : bool
+        Drop rows with missing values (reported) instead of raising.
+    progressbar : bool, optional
+        Default: shown when the output is a terminal.
+
+    Returns
+    -------
+    Fit
+
+    Examples
+    --------
+    >>> df = hm.datasets.load("radon")                                   # doctest: +SKIP
+    >>> fit = hm.fit("log_radon ~ floor + (1 + floor | county)", df)     # doctest: +SKIP
+    >>> fit.summary()                                                    # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    spec = as_spec(model, family)
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, sampler=sampler,
+                               target_accept=target_accept, max_treedepth=max_treedepth,
+                               random_seed=random_seed, cores=cores,
+                               progressbar=sys.stdout.isatty() if progressbar is None
+                               else progressbar)
+    settings.check()
+    design = make_design(spec, data, dropna=dropna)
+    pm_model = build_model(design, priors, parameterization)
+    t1 = time.perf_counter()
+    idata, times = sample(pm_model, settings)
+    add_observed(idata, design)
+    timing = {"build_s": t1 - t0, **times, "total_s": time.perf_counter() - t0}
+    frame = data.loc[design.rows, list(used_columns(spec))]
+    result = Fit(idata=idata, spec=spec, design=design, data=frame, user_priors=dict(priors or {}),
+                 parameterization=parameterization, settings=settings, timing=timing)
+    result.__dict__["model"] = pm_model
+    return result
+
+
+def add_observed(idata: xr.DataTree, design: Design) -> None:
+    """Store the outcome (and trials) as the ``observed_data`` group, dims ``obs``."""
+    from . import names
+
+    ds = xr.Dataset({names.OUTCOME: ((names.OBS_DIM,), design.y)},
+                    coords={names.OBS_DIM: range(design.n_obs)})
+    if design.trials is not None:
+        ds = ds.assign(trials=((names.OBS_DIM,), design.trials))
+    idata["observed_data"] = xr.DataTree(ds)

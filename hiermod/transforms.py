@@ -1,0 +1,93 @@
+"""Transformations a formula (or a spec file) may use, and nothing else.
+
+Centering (Enders & Tofighi 2007; Snijders & Bosker ch. 4):
+
+* ``cwc(x, g)``   centering within cluster: x_ij − x̄_j (the pure within-group part)
+* ``cgm(x)``      centering at the grand mean: x_ij − x̄
+* ``gmean(x, g)`` the group mean x̄_j, a level-2 predictor (contextual effect next to cwc)
+
+They are *stateful*: the means are learned on the data the model is fitted to and reused for
+new data, so a prediction for an existing group uses that group's fitted mean. Groups that are
+new in the new data use their own mean in the new data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from formulae.environment import Environment
+from formulae.transforms import TRANSFORMS
+
+
+class _GroupMeans:
+    """Learn per-group means of x on first call; reuse them afterwards (new groups: own mean)."""
+
+    __stateful_transform__ = True
+
+    def __init__(self) -> None:
+        self.means: pd.Series | None = None
+
+    def group_means(self, x, g) -> np.ndarray:
+        x = pd.Series(np.asarray(x, dtype=float))
+        g = pd.Series(np.asarray(g).astype(str))
+        own = x.groupby(g).mean()
+        if self.means is None:
+            self.means = own
+        known = self.means.reindex(g).to_numpy()
+        fresh = own.reindex(g).to_numpy()
+        return np.where(np.isnan(known), fresh, known)
+
+
+class Cwc(_GroupMeans):
+    """x − x̄_j: centering within cluster."""
+
+    def __call__(self, x, g):
+        return np.asarray(x, dtype=float) - self.group_means(x, g)
+
+
+class GroupMean(_GroupMeans):
+    """x̄_j: the group mean of x, constant within groups."""
+
+    def __call__(self, x, g):
+        return self.group_means(x, g)
+
+
+class Cgm:
+    """x − x̄: centering at the grand mean of the fitted data."""
+
+    __stateful_transform__ = True
+
+    def __init__(self) -> None:
+        self.mean: float | None = None
+
+    def __call__(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.mean is None:
+            self.mean = float(np.mean(x))
+        return x - self.mean
+
+
+#: The only names a formula can call; formulae resolves calls in this namespace alone.
+SAFE_NAMESPACE = {
+    "cwc": Cwc,
+    "cgm": Cgm,
+    "gmean": GroupMean,
+    "center": TRANSFORMS["center"],
+    "scale": TRANSFORMS["scale"],
+    "standardize": TRANSFORMS["standardize"],
+    "poly": TRANSFORMS["poly"],
+    "C": TRANSFORMS["C"],
+    "I": TRANSFORMS["I"],
+    "log": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+}
+
+
+def safe_environment() -> Environment:
+    """A formulae environment holding :data:`SAFE_NAMESPACE` and nothing else."""
+    return Environment([dict(SAFE_NAMESPACE)])
