@@ -10,6 +10,6 @@ if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -c requirements-lock.txt -e ".[test]"
+"$venv/bin/python" -m pip install -q -c requirements-lock.txt -e ".[test,jax]"
 touch "$venv/.installed"
 echo "hiermod set-up: done ($venv)"

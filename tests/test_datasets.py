@@ -1,0 +1,23 @@
+"""Bundled data sets load offline with the quoted-is-factor convention."""
+
+import pytest
+
+import hiermod as hm
+from hiermod.errors import DataError
+
+
+def test_list_and_load():
+    table = hm.datasets.list()
+    assert set(table.index) == {"radon", "sleepstudy", "hsb82", "cbpp", "penicillin"}
+    assert table.loc["hsb82", "rows"] == 7185 and table.loc["radon", "rows"] == 919
+    hsb = hm.datasets.load("hsb82")
+    assert hsb["school"].iloc[0] == "1224"  # quoted id stays a string (a factor)
+    assert hsb["mAch"].dtype.kind == "f"
+    cbpp = hm.datasets.load("cbpp")
+    assert cbpp["herd"].iloc[0] == "1" and cbpp["period"].iloc[0] == "1"
+    assert cbpp["size"].dtype.kind == "i"
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown data set 'nope'; bundled data sets: radon"):
+        hm.datasets.load("nope")
