@@ -8,6 +8,7 @@ from .errors import DataError, HiermodError, SamplingError, SpecError
 from .fit import Fit, fit
 from .io import load_fit
 from .priors import Prior, default_priors
+from .report import compare_fits, null_model
 from .sample import SamplerSettings
 from .spec.formula import parse_formula
 from .spec.types import GroupSpec, Response, Spec
@@ -15,6 +16,7 @@ from .spec.types import GroupSpec, Response, Spec
 __all__ = [
     "DataError", "Design", "Diagnostics", "FactorDesign", "Fit", "GroupSpec", "HiermodError",
     "Prior", "Response", "SamplerSettings", "SamplingError", "Spec", "SpecError", "build_model",
-    "datasets", "default_priors", "fit", "load_fit", "make_design", "parse_formula",
+    "compare_fits", "datasets", "default_priors", "fit", "load_fit", "make_design", "null_model",
+    "parse_formula",
 ]
 __version__ = "0.1.0"

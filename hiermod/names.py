@@ -29,6 +29,7 @@ INTERCEPT = "Intercept"
 CENTERED_INTERCEPT = "Intercept_centered"  # intercept at the predictors' means (sampled)
 SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
+MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | beta, Sigma, sigma), group effects integrated out
 
 
 def _safe(factor: str) -> str:
@@ -87,3 +88,18 @@ def corr_label(factor: str, a: str, b: str) -> str:
 def corr_key(a: str, b: str) -> str:
     """Key of a correlation in JSON output and lme4's VarCorr: 'Intercept|floor'."""
     return f"{a}|{b}"
+
+
+# --- reports: DataTree groups, prediction variables, table rows -------------------------------
+
+POSTERIOR_PREDICTIVE = "posterior_predictive"  # group: draws of y (chain, draw, obs)
+LOG_LIKELIHOOD = "log_likelihood"  # group: pointwise log-likelihood (chain, draw, obs)
+PREDICTIONS = "predictions"  # group: draws for new data (chain, draw, obs)
+EXPECTED = "expected"  # E[y | η] = g⁻¹(η) (probability for binomial) in "predictions"
+RESIDUAL = "residual"  # the level-1 row of variance / ICC tables
+RESIDUAL_VAR = "sigma^2"  # variance row of the residual
+
+
+def var_label(factor: str, term: str) -> str:
+    """Variance row of a varying effect: 'var(floor | county)'."""
+    return f"var({term} | {factor})"

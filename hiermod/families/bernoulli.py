@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
+from scipy.stats import bernoulli
 
 from .base import Family
 
@@ -25,6 +26,9 @@ class Bernoulli(Family):
 
     def draw(self, mean, rng, sigma=None, trials=None):
         return rng.binomial(1, mean)
+
+    def log_likelihood(self, y, mean, sigma=None, trials=None):
+        return bernoulli.logpmf(y, np.clip(mean, 1e-300, 1 - 1e-16))
 
     def latent_variance(self, eta=None, sigma=None):
         return np.pi**2 / 3

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
+from scipy.stats import binom
 
 from .base import Family
 
@@ -27,6 +28,10 @@ class Binomial(Family):
 
     def draw(self, mean, rng, sigma=None, trials=None):
         return rng.binomial(np.asarray(trials, dtype=np.int64), mean)
+
+    def log_likelihood(self, y, mean, sigma=None, trials=None):
+        return binom.logpmf(y, np.asarray(trials, dtype=np.int64),
+                           np.clip(mean, 1e-300, 1 - 1e-16))
 
     def latent_variance(self, eta=None, sigma=None):
         return np.pi**2 / 3

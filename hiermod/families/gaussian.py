@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 from .base import Family
 
@@ -25,6 +26,9 @@ class Gaussian(Family):
 
     def draw(self, mean, rng, sigma=None, trials=None):
         return rng.normal(mean, sigma)
+
+    def log_likelihood(self, y, mean, sigma=None, trials=None):
+        return norm.logpdf(y, mean, sigma)
 
     def latent_variance(self, eta=None, sigma=None):
         return np.asarray(sigma) ** 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import poisson
 
 from .base import Family
 
@@ -24,6 +25,9 @@ class Poisson(Family):
 
     def draw(self, mean, rng, sigma=None, trials=None):
         return rng.poisson(mean)
+
+    def log_likelihood(self, y, mean, sigma=None, trials=None):
+        return poisson.logpmf(y, mean)
 
     def latent_variance(self, eta=None, sigma=None):
         """log(1 + 1/λ) with λ = exp(β₀ + ½·Σ τ²), the lognormal approximation
