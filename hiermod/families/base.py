@@ -36,6 +36,6 @@ class Family(ABC):
     def latent_variance(self, eta: np.ndarray | None = None, sigma=None):
         """Level-1 variance on the latent scale."""
 
+    @abstractmethod
     def log_likelihood(self, y: np.ndarray, mean: np.ndarray, sigma=None, trials=None):
         """Pointwise log density of y given its expected value (broadcast over draws)."""
-        raise NotImplementedError(f"family '{self.name}' has no numpy log-likelihood")
