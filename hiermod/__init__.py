@@ -8,15 +8,17 @@ from .errors import DataError, HiermodError, SamplingError, SpecError
 from .fit import Fit, fit
 from .io import load_fit
 from .priors import Prior, default_priors
+from .reml import RemlFit, reml, reml_vs_ml
 from .report import compare_fits, null_model
+from .report.compare import compare
 from .sample import SamplerSettings
 from .spec.formula import parse_formula
 from .spec.types import GroupSpec, Response, Spec
 
 __all__ = [
     "DataError", "Design", "Diagnostics", "FactorDesign", "Fit", "GroupSpec", "HiermodError",
-    "Prior", "Response", "SamplerSettings", "SamplingError", "Spec", "SpecError", "build_model",
-    "compare_fits", "datasets", "default_priors", "fit", "load_fit", "make_design", "null_model",
-    "parse_formula",
+    "Prior", "RemlFit", "Response", "SamplerSettings", "SamplingError", "Spec", "SpecError", "build_model",
+    "compare", "compare_fits", "datasets", "default_priors", "fit", "load_fit", "make_design", "null_model",
+    "parse_formula", "reml", "reml_vs_ml",
 ]
 __version__ = "0.1.0"

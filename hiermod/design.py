@@ -173,7 +173,7 @@ def check_outcome(spec: Spec, data: pd.DataFrame, y: np.ndarray, trials: np.ndar
     if family == "bernoulli":
         bad = ~np.isin(y, (0.0, 1.0))
         if bad.any():
-            vals = ", ".join(repr(v) for v in pd.unique(y[bad])[:3])
+            vals = ", ".join(f"{v:g}" for v in pd.unique(y[bad])[:3])
             fail(f"must be 0 or 1, found {vals}", bad)
     elif family in ("binomial", "poisson"):
         bad = (y < 0) | (y != np.round(y))
@@ -243,7 +243,10 @@ def _formulae_matrix(expr: str, data: pd.DataFrame, where: str):
     return dm.common
 
 
-def matrix_columns(common) -> tuple[np.ndarray, tuple[str, ...]]:
+def matrix_columns(common, n_rows: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The matrix and its column names; formulae gives ``None`` for an empty part ('0')."""
+    if common is None:
+        return np.zeros((n_rows, 0)), ()
     frame = common.as_dataframe()
     return np.asarray(frame, dtype=float), tuple(str(c) for c in frame.columns)
 
@@ -253,7 +256,7 @@ def factor_design(spec_groups: list[GroupSpec], data: pd.DataFrame, factor: str)
     cols, terms, blocks, mats = [], [], [], []
     for g in spec_groups:
         common = _formulae_matrix(g.expr, data, f"varying effects of '{factor}'")
-        Z, t = matrix_columns(common)
+        Z, t = matrix_columns(common, len(data))
         dup = set(t) & set(terms)
         if dup:
             raise SpecError(f"the term(s) {sorted(dup)} vary by '{factor}' twice; "
@@ -323,7 +326,7 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     check_outcome(spec, data, y, trials)
 
     fixed_common = _formulae_matrix(spec.fixed, data, "fixed effects")
-    X, fixed_terms = matrix_columns(fixed_common)
+    X, fixed_terms = matrix_columns(fixed_common, len(data))
     factors, mats = [], []
     for factor in spec.factors:
         fd, m = factor_design([g for g in spec.groups if g.factor == factor], data, factor)

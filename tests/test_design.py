@@ -162,3 +162,8 @@ def test_formulae_failure_is_a_spec_error(small):
 def test_term_varying_twice_is_an_error(small):
     with pytest.raises(SpecError, match=r"vary by 'g' twice"):
         design("y ~ x + (1 | g) + (1 | g)", small)
+
+
+def test_no_fixed_effects_gives_an_empty_fixed_part(small):
+    d = design("y ~ 0 + (1 | g)", small)
+    assert d.X.shape == (6, 0) and d.fixed_terms == ()

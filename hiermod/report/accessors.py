@@ -7,6 +7,7 @@ See the functions in :mod:`hiermod.report` for the parameters and the maths.
 
 from __future__ import annotations
 
+from .compare import compare
 from .design_effect import design_effect
 from .effects import group_effects
 from .icc import icc, icc_draws
@@ -104,3 +105,9 @@ class FitReports:
     def loo(self, pointwise: bool = True):
         """PSIS-LOO with Pareto k (:func:`hiermod.report.loo`)."""
         return loo(self.idata, self.design, pointwise=pointwise)
+
+    # --- against REML / ML ----------------------------------------------------------------------
+
+    def compare(self, reml_fit, prob: float = 0.95):
+        """Posterior next to a REML / ML fit, parameter by parameter (:func:`hiermod.compare`)."""
+        return compare(self, reml_fit, prob=prob)

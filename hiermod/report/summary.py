@@ -21,9 +21,8 @@ def interval(draws: np.ndarray, prob: float) -> tuple[float, float]:
 def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
     """row name -> draws (chain, draw) for fixed effects, group sds, correlations and sigma."""
     out: dict[str, np.ndarray] = {}
-    beta = posterior[names.FIXED]
     for term in design.fixed_terms:
-        out[term] = beta.sel({names.FIXED_DIM: term}).values
+        out[term] = posterior[names.FIXED].sel({names.FIXED_DIM: term}).values
     for fd in design.factors:
         sd = posterior[names.group_sd(fd.name)]
         for term in fd.terms:

@@ -1,0 +1,218 @@
+"""Penalized least squares for a linear mixed model: the (restricted) deviance profiled over
+β and σ.
+
+All data enter through cross-products computed once (Z'Z, Z'X, Z'y, X'X, X'y, y'y), so one
+evaluation at a new θ costs the factorization of J small m × m blocks (or one dense block) plus
+a p × p Cholesky, whatever the number of observations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..design import Design
+from .layout import BlockedZ, ThetaMap, make_theta_map
+
+
+def inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverses of a stack of symmetric positive-definite blocks (k, m, m) and Σ log|A_k|.
+
+    The Cholesky factorization checks positive definiteness (LinAlgError otherwise); 1 × 1
+    blocks take an elementwise shortcut.
+    """
+    if A.shape[1] == 1:
+        a = A[:, 0, 0]
+        if np.any(a <= 0):
+            raise np.linalg.LinAlgError("matrix is not positive definite")
+        return (1.0 / a)[:, None, None], float(np.log(a).sum())
+    chol = np.linalg.cholesky(A)
+    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+    return np.linalg.inv(A), logdet
+
+
+@dataclass(frozen=True, eq=False)
+class PLSState:
+    """Solution of the penalized least-squares problem at one θ.
+
+    ``A`` blocks are Λ'Z'ZΛ + I (L_θ L_θᵀ in lme4), ``S`` = R_XᵀR_X = X'X − R_ZXᵀR_ZX, ``u`` the
+    spherical conditional modes (blocked, (J, m)), ``r2`` the penalized residual sum of squares
+    ‖y − Xβ − ZΛu‖² + ‖u‖².
+    """
+
+    theta: np.ndarray
+    lam: np.ndarray
+    Ainv: np.ndarray
+    logdetA: float
+    S: np.ndarray
+    Sinv: np.ndarray
+    logdetS: float
+    beta: np.ndarray
+    u: np.ndarray
+    r2: float
+    LZZ: np.ndarray
+    LZX: np.ndarray
+    F: np.ndarray
+
+
+class LmmProblem:
+    """The cross-products of a gaussian Design, and the deviance as a function of θ.
+
+    Parameters
+    ----------
+    design : Design
+        A gaussian design with at least one grouping factor.
+
+    Notes
+    -----
+    Following Bates, Mächler, Bolker & Walker (2015, JSS 67(1), section 3), with
+    b = Λ_θ u, u ~ N(0, σ²I), the conditional modes and β solve
+
+    .. math::
+
+        \\begin{pmatrix} Λ'Z'ZΛ + I & Λ'Z'X \\\\ X'ZΛ & X'X \\end{pmatrix}
+        \\begin{pmatrix} u \\\\ β \\end{pmatrix} =
+        \\begin{pmatrix} Λ'Z'y \\\\ X'y \\end{pmatrix}
+
+    solved blockwise: A = Λ'Z'ZΛ + I (= L_θL_θᵀ), S = X'X − X'ZΛA⁻¹Λ'Z'X (= R_XᵀR_X),
+    β = S⁻¹(X'y − X'ZΛA⁻¹Λ'Z'y), u = A⁻¹(Λ'Z'y − Λ'Z'Xβ). The penalized residual sum of
+    squares is r² = y'y − uᵀΛ'Z'y − βᵀX'y. With ν = n (ML) or n − p (REML) the profiled
+    deviance and REML criterion are
+
+    .. math::
+
+        d(θ) = \\log|A| + n(1 + \\log(2πr²/n)),\\qquad
+        d_R(θ) = \\log|A| + \\log|S| + (n-p)(1 + \\log(2πr²/(n-p))),
+
+    and the profiled σ̂² = r²/ν. Their gradient is analytic. Writing Λ = Σ θ_k E_k and
+    e = y − Xβ − ZΛu,
+
+    .. math::
+
+        ∂r²/∂θ_k = −2 (E_k u)' Z'e,\\qquad
+        ∂\\log|M|/∂θ_k = 2\\,\\mathrm{tr}(W E_k),
+
+    with W = A⁻¹Λ'Z'Z (ML, M = A) or W = A⁻¹Λ'Z'Z − FS⁻¹(X'Z − F'Λ'Z'Z), F = A⁻¹Λ'Z'X
+    (REML, M the whole system matrix, log|M| = log|A| + log|S|). When Z'Z is block diagonal (one
+    grouping factor) only the diagonal blocks of W are needed.
+    """
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        X, y = design.X, design.y
+        self.n, self.p = X.shape
+        self.bz = BlockedZ.from_factors(design.factors, self.n)
+        self.tmap: ThetaMap = make_theta_map(design, self.bz)
+        self.ZtZ = self.bz.crossprod()
+        self.ZtX = self.bz.tmul(X)
+        self.Zty = self.bz.tmul(y)
+        self.XtX = X.T @ X
+        self.Xty = X.T @ y
+        self.yty = float(y @ y)
+        self._eye = np.eye(self.bz.m)
+
+    def nu(self, reml: bool) -> int:
+        """Degrees of freedom of the residual: n − p (REML) or n (ML)."""
+        return self.n - self.p if reml else self.n
+
+    # --- penalized least squares -------------------------------------------------------------
+
+    def solve(self, theta: np.ndarray) -> PLSState:
+        """Conditional modes, β and r² at θ."""
+        theta = np.asarray(theta, dtype=float)
+        lam = self.tmap.lam(theta)
+        LZZ = lam.T @ self.ZtZ
+        A = LZZ @ lam + self._eye
+        Ainv, logdetA = inverse_logdet(A)
+        LZX = lam.T @ self.ZtX
+        LZy = self.Zty @ lam
+        F = Ainv @ LZX
+        Fy = (Ainv @ LZy[:, :, None])[:, :, 0]
+        J, m, p = LZX.shape
+        LZX2 = LZX.reshape(J * m, p)
+        S = self.XtX - LZX2.T @ F.reshape(J * m, p)
+        rhs = self.Xty - LZX2.T @ Fy.ravel()
+        Sinv, logdetS = inverse_logdet(S[None])
+        Sinv = Sinv[0]
+        beta = Sinv @ rhs
+        u = Fy - F @ beta
+        r2 = self.yty - float(u.ravel() @ LZy.ravel()) - float(beta @ self.Xty)
+        return PLSState(theta, lam, Ainv, logdetA, S, Sinv, logdetS, beta, u, r2, LZZ, LZX, F)
+
+    # --- deviance and its gradient -------------------------------------------------------------
+
+    def profiled(self, st: PLSState, reml: bool) -> float:
+        """Profiled deviance (ML) or REML criterion at the state's θ."""
+        nu = self.nu(reml)
+        d = st.logdetA + nu * (1.0 + np.log(2.0 * np.pi * st.r2 / nu))
+        return d + st.logdetS if reml else d
+
+    def _dlogdet_dr2(self, st: PLSState, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+        b = st.u @ st.lam.T
+        eZ = self.Zty - (self.ZtZ @ b[:, :, None])[:, :, 0] - self.ZtX @ st.beta
+        dr2 = -2.0 * self.tmap.fold(eZ.T @ st.u)
+        W = (st.Ainv @ st.LZZ).sum(axis=0)
+        if reml:
+            J, m, p = st.F.shape
+            H = np.swapaxes(self.ZtX, 1, 2) - np.swapaxes(st.F, 1, 2) @ st.LZZ
+            G = (st.F @ st.Sinv).transpose(1, 0, 2).reshape(m, J * p)
+            W = W - G @ H.reshape(J * p, m)
+        dlogdet = 2.0 * self.tmap.fold(W.T)
+        return dlogdet, dr2
+
+    def deviance(self, theta: np.ndarray, reml: bool) -> float:
+        return self.profiled(self.solve(theta), reml)
+
+    def gradient(self, st: PLSState, reml: bool) -> np.ndarray:
+        """Analytic gradient in θ of the profiled deviance / REML criterion."""
+        dlogdet, dr2 = self._dlogdet_dr2(st, reml)
+        return dlogdet + self.nu(reml) * dr2 / st.r2
+
+    def deviance_and_grad(self, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
+        """Profiled deviance / REML criterion and its analytic gradient in θ."""
+        st = self.solve(theta)
+        return self.profiled(st, reml), self.gradient(st, reml)
+
+    def perturbed(self, theta: np.ndarray,
+                  rel_step: float = 1e-4) -> list[tuple[float, PLSState, PLSState]]:
+        """PLS solutions at θ ± h_k e_k for each k, for central differences.
+
+        h_k = rel_step · max(|θ_k|, 0.01).
+        """
+        out = []
+        for k in range(len(theta)):
+            h = rel_step * max(abs(theta[k]), 1e-2)
+            tp, tm = theta.copy(), theta.copy()
+            tp[k] += h
+            tm[k] -= h
+            out.append((h, self.solve(tp), self.solve(tm)))
+        return out
+
+    # --- deviance in (θ, σ), not profiled (lmerTest's devfun_vp) -------------------------------
+
+    def deviance_vp(self, st: PLSState, sigma: float, reml: bool) -> float:
+        """−2 log-likelihood (or REML criterion) at (θ, σ), β at its conditional optimum.
+
+        Notes
+        -----
+        d(θ, σ) = log|A| + r²/σ² + ν log(2πσ²) (+ log|S| for REML), ν = n or n − p.
+        """
+        nu = self.nu(reml)
+        d = st.logdetA + st.r2 / sigma**2 + nu * np.log(2.0 * np.pi * sigma**2)
+        return d + st.logdetS if reml else d
+
+    def grad_vp(self, st: PLSState, sigma: float, reml: bool) -> np.ndarray:
+        """Gradient of :meth:`deviance_vp` in (θ, σ)."""
+        dlogdet, dr2 = self._dlogdet_dr2(st, reml)
+        g_sigma = -2.0 * st.r2 / sigma**3 + 2.0 * self.nu(reml) / sigma
+        return np.append(dlogdet + dr2 / sigma**2, g_sigma)
+
+    def conditional_modes(self, st: PLSState) -> np.ndarray:
+        """b = Λu in blocks (J, m)."""
+        return st.u @ st.lam.T
+
+    def conditional_cov(self, st: PLSState, scale2: float) -> np.ndarray:
+        """Diagonal of σ²ΛA⁻¹Λ' in blocks (J, m): lme4's condVar (β held at β̂)."""
+        V = st.lam @ st.Ainv @ st.lam.T
+        return scale2 * np.diagonal(V, axis1=1, axis2=2)
