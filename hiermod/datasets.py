@@ -22,6 +22,8 @@ DATASETS: dict[str, tuple[str, str]] = {
     "hsb82": ("hsb82.csv", "High School and Beyond: 7,185 pupils in 160 schools"),
     "cbpp": ("cbpp.csv", "CBPP incidence out of herd size, 15 herds x 4 periods"),
     "penicillin": ("penicillin.csv", "penicillin assay: 24 plates crossed with 6 samples"),
+    "efficacy_sim": ("efficacy_sim.csv", "simulated twin of the workshop's efficacy data "
+                     "(scripts/make_efficacy_sim.py)"),
 }
 
 

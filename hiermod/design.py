@@ -316,6 +316,10 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
         raise DataError("data has no rows")
     roles = used_columns(spec)
     check_columns(data, roles)
+    if spec.levels is not None:
+        from .spec.levels import check_levels
+
+        check_levels(spec, data)
     data, dropped = handle_missing(data, list(roles), dropna)
     y = numeric_column(data, spec.response.name, "outcome")
     trials = None

@@ -8,7 +8,7 @@ from hiermod.errors import DataError
 
 def test_list_and_load():
     table = hm.datasets.list()
-    assert set(table.index) == {"radon", "sleepstudy", "hsb82", "cbpp", "penicillin"}
+    assert set(table.index) == {"radon", "sleepstudy", "hsb82", "cbpp", "penicillin", "efficacy_sim"}
     assert table.loc["hsb82", "rows"] == 7185 and table.loc["radon", "rows"] == 919
     hsb = hm.datasets.load("hsb82")
     assert hsb["school"].iloc[0] == "1224"  # quoted id stays a string (a factor)

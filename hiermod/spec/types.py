@@ -48,6 +48,9 @@ class Spec:
     formula: str = ""
     link: str | None = None
     priors: tuple = field(default_factory=tuple)
+    #: The level-wise equations the spec was written as (:func:`hiermod.levels`), else None.
+    #: Not part of equality: a level-wise spec equals the spec of its lme4 formula.
+    levels: object = field(default=None, compare=False, repr=False)
 
     @property
     def factors(self) -> tuple[str, ...]:
@@ -58,3 +61,9 @@ class Spec:
         from dataclasses import replace
 
         return replace(self, family=family)
+
+    def equations(self, data=None):
+        """The model as level-wise and combined (mixed) equations; see :func:`hiermod.equations`."""
+        from .equations import equations
+
+        return equations(self, data)
