@@ -165,7 +165,9 @@ def cmd_fit(args) -> int:
                              title=mf.name or None, description=mf.description, report=report)
         _say(f"report: {paths['html']}")
     if args.json != "-":
-        print(fit.summary().round(4).to_string(), file=out)
+        table = fit.summary().round(4)
+        table[["ess_bulk", "ess_tail"]] = table[["ess_bulk", "ess_tail"]].round(0).astype("Int64")
+        print(table.to_string(), file=out)
     diag = fit.diagnostics()
     _say(str(diag))
     return EXIT_OK if diag.ok else EXIT_DIAGNOSTICS
