@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,10 @@ from .transforms import SAFE_NAMESPACE, safe_environment
 
 class DataWarning(UserWarning):
     """Something in the data a user should know about that does not stop the fit."""
+
+
+#: warnings point at the user's call, not at hiermod's own files
+_PACKAGE_DIR = (str(Path(__file__).resolve().parent),)
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +153,7 @@ def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[p
                         "dropna=True to drop those rows (the fit then reports how many)")
     dropped = tuple(data.index[bad])
     warnings.warn(f"dropped {len(dropped)} of {len(data)} rows with missing values "
-                  f"({format_rows(list(dropped))})", DataWarning, stacklevel=3)
+                  f"({format_rows(list(dropped))})", DataWarning, skip_file_prefixes=_PACKAGE_DIR)
     return data.loc[~bad], dropped
 
 
@@ -227,7 +232,7 @@ def check_factor(data: pd.DataFrame, fd: FactorDesign) -> None:
         warnings.warn(f"{len(singles)} level(s) of '{fd.name}' have a single observation "
                       f"({', '.join(fd.levels[j] for j in singles[:10])}; {format_rows(rows)}): "
                       f"their varying slopes are informed by the prior and the other groups only",
-                      DataWarning, stacklevel=3)
+                      DataWarning, skip_file_prefixes=_PACKAGE_DIR)
 
 
 # --- formulae ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Each is also a one-line method of :class:`hiermod.Fit` (see :mod:`.accessors`).
 """
 
 from .compare import compare
+from .contrast import contrast, contrast_draws
 from .design_effect import design_effect
 from .effects import group_effect_draws, group_effects
 from .icc import icc, icc_draws, null_formula, null_model
@@ -23,7 +24,7 @@ from .variance import variance_components, variance_explained
 
 __all__ = [
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
-    "compare", "compare_fits", "complete_pooling", "design_effect", "encode_newdata", "group_effect_draws",
+    "compare", "compare_fits", "contrast", "contrast_draws", "complete_pooling", "design_effect", "encode_newdata", "group_effect_draws",
     "group_effects", "icc", "icc_draws", "log_likelihood", "loo", "no_pooling", "null_formula",
     "null_model", "pareto_k_table", "pooling", "pooling_tables", "posterior_predictive",
     "ppc_groups", "ppc_overall", "predict", "r2_levels", "r2_nakagawa", "r2_nakagawa_draws",

@@ -8,6 +8,7 @@ See the functions in :mod:`hiermod.report` for the parameters and the maths.
 from __future__ import annotations
 
 from .compare import compare
+from .contrast import contrast
 from .design_effect import design_effect
 from .effects import group_effects
 from .icc import icc, icc_draws
@@ -55,6 +56,10 @@ class FitReports:
         """Snijders & Bosker's level-1 / level-2 R² against the null Fit ``null``."""
         return r2_levels(self.idata, self.design, null.idata, null.design, factor=factor,
                          cluster_size=cluster_size, prob=prob)
+
+    def contrast(self, weights, prob: float = 0.95):
+        """Posterior of weighted sums of fixed effects (:func:`hiermod.report.contrast`)."""
+        return contrast(self.idata, self.design, weights, prob=prob)
 
     # --- group effects and pooling -----------------------------------------------------------
 

@@ -138,6 +138,11 @@ class Equations:
     _html_mixed: str
     _html_assumptions: tuple[str, ...]
 
+    def __repr__(self) -> str:
+        n = sum(len(eqs) for eqs in self.level_wise)
+        return (f"<Equations of {self.formula!r}: {len(self.level_wise)} level(s), {n} "
+                "equation(s); .latex(), .markdown(), .html()>")
+
     def latex(self, form: str = "both", assumptions: bool = True) -> str:
         """An ``aligned`` block: ``form`` is "levels", "mixed" or "both"; the distributional
         assumptions follow unless ``assumptions=False``."""

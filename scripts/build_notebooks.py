@@ -1,0 +1,1205 @@
+"""Write the workshop notebooks (notebooks/*.ipynb) from the cells below, without outputs.
+
+    .venv/bin/python scripts/build_notebooks.py            # all notebooks
+    .venv/bin/python scripts/build_notebooks.py 03         # those whose name starts with 03
+    .venv/bin/python scripts/build_notebooks.py --keep-outputs 05
+        # after editing only markdown: keep the outputs of code cells whose source is unchanged
+
+Edit the cells here, not in the .ipynb files, then run ``scripts/execute_notebooks.py`` to
+fill in the outputs of a full run (``tests/test_notebooks.py`` executes them in quick mode).
+Each notebook is a list of ``md(...)`` and ``code(...)`` cells; their text is dedented.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_markdown_cell(textwrap.dedent(text).strip())
+
+
+def code(text: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(textwrap.dedent(text).strip())
+
+
+def setup(extra_imports: str = "") -> nbformat.NotebookNode:
+    """The first code cell of every notebook: imports and the quick-mode switch."""
+    head = """
+        import os
+        import warnings
+
+        import matplotlib
+        import numpy as np
+        import pandas as pd
+
+        import hiermod as hm
+        from hiermod import plots
+        """
+    tail = """
+        # The test suite sets HIERMOD_NOTEBOOK_QUICK=1: short chains, same code. The outputs
+        # saved in this notebook come from a full run.
+        QUICK = os.environ.get("HIERMOD_NOTEBOOK_QUICK") == "1"
+        SAMPLING = dict(draws=150, tune=200, chains=2) if QUICK else dict(draws=1000, tune=1000, chains=4)
+
+        %matplotlib inline
+        matplotlib.rcParams["figure.dpi"] = 80
+        pd.set_option("display.precision", 3)
+        pd.set_option("display.width", 120)
+        pd.set_option("display.max_columns", 20)
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+        # warnings in one line, without the path of the module that raised them
+        warnings.formatwarning = lambda message, category, *args, **kwargs: f"{category.__name__}: {message}\\n"
+        print(f"hiermod {hm.__version__}; sampling: {SAMPLING}" + ("  (QUICK mode)" if QUICK else ""))
+        """
+    imports = textwrap.dedent(head).strip()
+    if extra_imports.strip():
+        imports += "\n" + textwrap.dedent(extra_imports).strip()
+    return nbformat.v4.new_code_cell(imports + "\n\n" + textwrap.dedent(tail).strip())
+
+
+# --- 01 ------------------------------------------------------------------------------------------
+
+NB01 = [
+    md("""
+    # 1. Pooling and the intraclass correlation (radon)
+
+    Radon is a radioactive gas that enters homes from the ground; how much depends on the
+    uranium in the soil and on whether the measurement was taken in the basement. The EPA
+    measured it in 919 Minnesota homes in 85 counties (Gelman & Hill 2007, ch. 12). The
+    question of this notebook is the simplest multilevel one:
+
+    > **What is the typical radon level in each county?**
+
+    Some counties have over a hundred homes in the survey, some have one. Three answers are
+    possible:
+
+    * **complete pooling** — ignore the counties: every county gets the state-wide mean;
+    * **no pooling** — each county on its own: its sample mean, however few homes it has;
+    * **partial pooling** — the multilevel model: each county's estimate is a compromise
+      between its own mean and the state-wide mean, weighted by how much the county's own data
+      can be trusted.
+
+    On the way we meet the **null model**, the **intraclass correlation** (ICC) and the
+    **design effect**.
+    """),
+    setup(),
+    code("""
+        radon = hm.datasets.load("radon")
+        homes = radon.groupby("county").size()
+        print(f"{len(radon)} homes in {radon['county'].nunique()} counties")
+        homes.describe()
+    """),
+    md("""
+    Half the counties have five homes or fewer; three have a single home, and two (Hennepin,
+    the Minneapolis county, and St Louis) have more than a hundred. A county mean built on
+    one home is mostly noise: that is the problem partial pooling solves.
+
+    ## The null model
+
+    The null (empty, intercept-only) model has no predictors, just a mean per county drawn from
+    a common distribution:
+
+    $$
+    \\text{log\\_radon}_{ij} = \\gamma_{00} + u_{0j} + \\varepsilon_{ij},\\qquad
+    u_{0j} \\sim N(0, \\tau^2),\\quad \\varepsilon_{ij} \\sim N(0, \\sigma^2)
+    $$
+
+    for home *i* in county *j*. `hm.null_model` fits it from any formula of the same outcome
+    and grouping factor: here from the model with the floor of measurement that we fit
+    further down.
+    """),
+    code("""
+        null = hm.null_model("log_radon ~ floor + (1 | county)", radon, **SAMPLING, random_seed=101)
+        null
+    """),
+    code("""
+        print(null.diagnostics())
+        null.summary()
+    """),
+    md("""
+    γ₀₀ (`Intercept`) is the state-wide mean of log radon, τ (`sd(Intercept | county)`) how
+    much county means differ, and σ (`sigma`) how much homes differ within a county. Homes
+    differ far more than counties do.
+
+    ## The intraclass correlation
+
+    $$\\rho = \\frac{\\tau^2}{\\tau^2 + \\sigma^2}$$
+
+    is the share of the variance that lies between counties, and equally the correlation
+    between two homes of the same county. hiermod computes it draw by draw, so it comes with a
+    posterior distribution, not just a point value.
+    """),
+    code("""
+        null.icc()
+    """),
+    code("""
+        plots.plot_icc(null.icc_draws())
+    """),
+    md("""
+    About an eighth of the variation in log radon lies between counties. That sounds small,
+    but it is not ignorable: two homes of the same county are clearly more alike than two
+    homes picked at random, so the 919 homes are not 919 independent pieces of information
+    about the state.
+
+    ## The design effect
+
+    How much information is lost? The design effect compares the variance of a mean under
+    clustering with its variance under simple random sampling:
+
+    $$\\text{deff} = 1 + (\\bar n - 1)\\,\\rho, \\qquad n_\\text{eff} = n / \\text{deff},$$
+
+    with n̄ the mean cluster size. With unequal cluster sizes Kish's version replaces n̄ by
+    the size-weighted mean Σ n_j² / Σ n_j, which is larger (`deff_kish`).
+    """),
+    code("""
+        deff = null.design_effect()
+        deff
+    """),
+    code("""
+        d = deff.loc["county"]
+        print(f"mean cluster size {d.loc['mean_size', 'mean']:.1f} homes, ICC {d.loc['icc', 'mean']:.3f}: "
+              f"design effect {d.loc['deff', 'mean']:.2f} (Kish {d.loc['deff_kish', 'mean']:.2f}); "
+              f"the {d.loc['n_obs', 'mean']:.0f} homes weigh like about {d.loc['n_eff', 'mean']:.0f} "
+              f"(Kish: {d.loc['n_eff_kish', 'mean']:.0f}) independent homes for the state mean.")
+    """),
+    md("""
+    A standard error computed as if the homes were independent would be too small by a factor
+    √deff. Even a modest ICC matters once clusters are large.
+
+    ## No, partial and complete pooling, county by county
+
+    `fit.pooling()` puts the three estimates of each county's mean side by side:
+
+    * `no_pool` (with its standard error `no_pool_se`): the county's own mean;
+    * `partial_mean`, `partial_lower`, `partial_upper`: the multilevel posterior of
+      γ₀₀ + u₀ⱼ;
+    * `complete_pool`: the state-wide estimate, the same for every county;
+    * `shrinkage` (λⱼ) and `approx`: the shrinkage factor and the classical shrinkage
+      estimator, discussed below.
+    """),
+    code("""
+        pool = null.pooling()
+        county = pool.loc["Intercept"]
+        shown = ["n", "no_pool", "no_pool_se", "partial_mean", "partial_lower", "partial_upper",
+                 "complete_pool", "shrinkage"]
+        county.sort_values("n")[shown].iloc[np.r_[0:6, -4:0]]   # the six smallest and four largest counties
+    """),
+    code("""
+        plots.plot_shrinkage(pool)
+    """),
+    md("""
+    Each open circle is a county's own mean, each filled circle its multilevel estimate, and
+    the dashed line the state-wide mean. Counties with a handful of homes are pulled a long
+    way towards the state mean; counties with dozens of homes barely move. The no-pooling
+    estimates of small counties scatter widely — not because those counties are extreme,
+    but because a mean of two homes is noisy. Partial pooling removes most of that noise.
+
+    ## Why small counties move most
+
+    For this model the multilevel estimate of county *j* is, to a very good approximation,
+    a precision-weighted average (Gelman & Hill 2007, eq. 12.1):
+
+    $$
+    \\hat\\alpha_j \\approx \\lambda_j\\,\\bar y_j + (1 - \\lambda_j)\\,\\bar y_\\text{all},
+    \\qquad
+    \\lambda_j = \\frac{\\tau^2}{\\tau^2 + \\sigma^2 / n_j}.
+    $$
+
+    σ²/nⱼ is the sampling variance of the county's own mean and τ² the variance of the true
+    county means. When the county mean is much noisier than the spread of true means
+    (small nⱼ), λⱼ is small and the estimate stays near the state mean. The county's own data
+    get half the weight when nⱼ = σ²/τ².
+    """),
+    code("""
+        sigma, tau = pool.attrs["sigma"], pool.attrs["tau"]["Intercept"]
+        n = np.array([1, 2, 3, 5, 10, 25, 50, 100])
+        print(f"posterior means: sigma = {sigma:.3f}, tau = {tau:.3f}; "
+              f"a county's own mean gets half the weight at n = sigma^2 / tau^2 = {sigma**2 / tau**2:.1f} homes")
+        pd.DataFrame({"homes": n, "lambda (weight of own mean)": hm.report.shrinkage_factor(n, sigma, tau)})
+    """),
+    md("""
+    ## The shrinkage estimator against the full posterior
+
+    The formula above plugs in the posterior means of σ and τ and treats them as known. The
+    posterior does more: it averages over the uncertainty in σ and τ, and it gives each
+    county an interval, not just a point. The column `approx` is the formula, `partial_mean`
+    the posterior mean. How close are they?
+    """),
+    code("""
+        gap = county["approx"] - county["partial_mean"]
+        print(f"largest |formula - posterior mean|: {gap.abs().max():.3f} "
+              f"= {(gap.abs() / county['partial_sd']).max():.2f} posterior sds; "
+              f"correlation {np.corrcoef(county['approx'], county['partial_mean'])[0, 1]:.4f}")
+        county.assign(gap=gap).sort_values("n")[["n", "no_pool", "shrinkage", "approx", "partial_mean",
+                                                 "partial_sd", "gap"]].head(8)
+    """),
+    md("""
+    Close, but the small counties all sit a little below their posterior means. The reason is
+    the point they are shrunk towards. The formula, as Gelman & Hill write it, uses ȳ_all, the
+    mean of all 919 homes (`complete_pool`), which is dominated by the large counties. The
+    model shrinks towards γ̂₀₀, its estimate of the mean of the *county* means, and the large
+    counties (St Louis, Anoka) happen to be low-radon counties. With γ̂₀₀ as the target the
+    formula and the posterior agree closely:
+    """),
+    code("""
+        gamma00 = null.summary().loc["Intercept", "mean"]
+        to_model_mean = hm.report.approximate_estimate(county["n"], county["no_pool"], gamma00, sigma, tau)
+        print(f"mean of all homes (complete pooling) {county['complete_pool'].iloc[0]:.3f}, "
+              f"model's mean of the county means {gamma00:.3f}")
+        print(f"largest |formula with target gamma00 - posterior mean|: "
+              f"{np.max(np.abs(to_model_mean - county['partial_mean'])):.3f}")
+    """),
+    md("""
+    The formula *is* the posterior mean given σ, τ and γ₀₀, and with 85 counties these are well
+    determined, so plugging in their estimates costs little. What the formula cannot give is
+    the uncertainty: the posterior sd of a one-home county is several times that of Hennepin's,
+    and its interval is what one should report.
+
+    ## Adding a predictor: the floor of measurement
+
+    Radon comes from the ground, so basement measurements (`floor = 0`) are higher than
+    first-floor ones (`floor = 1`). Adding the floor as a level-1 predictor gives the
+    varying-intercept model
+
+    $$\\text{log\\_radon}_{ij} = \\gamma_{00} + \\gamma_{10}\\,\\text{floor}_{ij} + u_{0j} + \\varepsilon_{ij}.$$
+
+    Pooling now applies to each county's intercept: the expected log radon of a basement
+    measurement in that county.
+    """),
+    code("""
+        floor_fit = hm.fit("log_radon ~ floor + (1 | county)", radon, **SAMPLING, random_seed=102)
+        print(floor_fit.diagnostics())
+        floor_fit.summary()
+    """),
+    code("""
+        plots.plot_shrinkage(floor_fit.pooling())
+    """),
+    md("""
+    The picture is the same: small counties shrink most. The caterpillar plot shows each
+    county's intercept with its 95% interval, sorted; the intervals of small counties are wide
+    and most overlap the state mean (dashed line).
+    """),
+    code("""
+        plots.plot_caterpillar(floor_fit.group_effects(coefficient=True))
+    """),
+    md("""
+    How much of the variance did the floor explain? `variance_explained` compares each
+    variance component with the null model's (Raudenbush & Bryk's proportional reduction).
+    """),
+    code("""
+        floor_fit.variance_explained(null)
+    """),
+    md("""
+    The floor reduces the within-county variance σ² (it is a level-1 predictor), while τ² stays
+    about the same or even grows: basements are not spread evenly over counties, and once the
+    floor is accounted for the counties differ a little more. A negative "reduction" at level 2
+    is a known feature of this measure (Snijders & Bosker 2012, sec. 7.2), not an error.
+
+    ## Summary
+
+    * Complete pooling ignores real differences between counties; no pooling over-reads the
+      noise of small counties; partial pooling weights each county's data by its precision.
+    * The ICC from the null model (ρ ≈ 0.13 here) says how alike units of a group are; the
+      design effect 1 + (n̄ − 1)ρ says how much that costs in effective sample size.
+    * Shrinkage λⱼ = τ²/(τ² + σ²/nⱼ) is small for small groups: they move most.
+    * The classical shrinkage formula matches the posterior means; the posterior adds honest
+      intervals.
+
+    Next: [02 — predictors at two levels](02_predictors_at_two_levels.ipynb).
+    """),
+]
+
+
+# --- 02 ------------------------------------------------------------------------------------------
+
+NB02 = [
+    md("""
+    # 2. Predictors at two levels (High School and Beyond)
+
+    The High School and Beyond survey (Raudenbush & Bryk 2002, ch. 4) gives the maths
+    achievement (`mAch`) and socio-economic status (`ses`) of 7,185 pupils in 160 US high
+    schools, 70 Catholic and 90 public (`sector`). The questions:
+
+    1. How strongly is achievement tied to SES **within** a school, and how strongly do
+       schools' mean achievement follow their **mean** SES?
+    2. Do Catholic schools differ — in their mean achievement, and in how steeply
+       achievement rises with SES (are they more *equitable*)?
+
+    This needs predictors at both levels: pupil SES at level 1, school mean SES and sector at
+    level 2, and a **cross-level interaction** (a level-2 predictor explaining a level-1 slope).
+    """),
+    setup("""
+        from hiermod.report.contrast import contrast
+        from IPython.display import Markdown
+    """),
+    code("""
+        hsb = hm.datasets.load("hsb82")
+        schools = hsb.groupby("school").agg(pupils=("mAch", "size"), sector=("sector", "first"))
+        print(f"{len(hsb)} pupils in {len(schools)} schools; pupils per school "
+              f"{schools['pupils'].min()}-{schools['pupils'].max()}")
+        print(schools["sector"].value_counts().to_string())
+        hsb.head()
+    """),
+    md("""
+    ## How much is there to explain at each level? The null model
+
+    Before adding predictors, the null model splits the variance of `mAch` into a
+    between-school part τ² and a within-school part σ². Variance explained by predictors is
+    measured against these.
+    """),
+    code("""
+        null = hm.fit("mAch ~ 1 + (1 | school)", hsb, **SAMPLING, random_seed=201)
+        null.icc()
+    """),
+    md("""
+    About 18% of the variance in achievement lies between schools (the classical value for
+    these data; lme4 gives τ² = 8.6, σ² = 39.1).
+
+    ## Centering: CGM or CWC?
+
+    A pupil-level predictor like SES carries two kinds of information: where the pupil stands
+    within the school, and where the school stands among schools. How it is centred decides
+    which slope the model estimates (Enders & Tofighi 2007):
+
+    * **CGM**, centering at the grand mean, `cgm(ses)` = ses − mean(ses): a shift of the origin
+      only. Its slope in a random-intercept model is a blend of the within- and the
+      between-school relation, weighted in a way that is hard to interpret.
+    * **CWC**, centering within cluster, `cwc(ses, school)` = ses − school mean of ses: the
+      pupil's position *within* the school. Its slope is the pure within-school effect. The
+      school mean itself, `gmean(ses, school)`, then enters as a level-2 predictor whose slope
+      is the between-school effect.
+
+    Both helpers are computed inside the formula from the training data and remembered, so
+    predictions for new data reuse the same means. (The data set ships ready-made `cses` and
+    `meanses` columns; we do not need them.)
+    """),
+    code("""
+        cgm_fit = hm.fit("mAch ~ cgm(ses) + (1 | school)", hsb, **SAMPLING, random_seed=202)
+        cwc_fit = hm.fit("mAch ~ cwc(ses, school) + gmean(ses, school) + (1 | school)", hsb,
+                         **SAMPLING, random_seed=203)
+        pd.concat({"CGM": cgm_fit.summary(), "CWC + school mean": cwc_fit.summary()})[["mean", "lower", "upper", "r_hat"]]
+    """),
+    md("""
+    With CGM the SES slope is a single number somewhere between the two relations. With CWC
+    the model separates them: within a school, one unit of SES goes with about 2.2 points of
+    achievement; between schools, one unit of *mean* SES goes with almost 6 points. The
+    difference is the **contextual effect**: two pupils of the same SES score differently
+    depending on the SES of their school. It is a linear combination of two fixed effects;
+    `contrast` computes it at every posterior draw, so its interval accounts for the
+    correlation of the two estimates:
+    """),
+    code("""
+        contrast(cwc_fit.idata, cwc_fit.design, {"gmean(ses, school)": 1, "cwc(ses, school)": -1})
+    """),
+    md("""
+    ## Variance explained at each level
+
+    Pupil SES (within schools) can only explain within-school variance; school mean SES only
+    between-school variance. `variance_explained` gives the proportional reduction of σ² and
+    τ² against the null model, and `r2_levels` Snijders & Bosker's R² at level 1 (predicting a
+    pupil's score) and level 2 (predicting a school's mean).
+    """),
+    code("""
+        cwc_fit.variance_explained(null)
+    """),
+    code("""
+        cwc_fit.r2_levels(null)
+    """),
+    md("""
+    School mean SES removes more than half of the between-school variance; pupil SES a few
+    percent of the (much larger) within-school variance.
+
+    ## Sector, varying slopes and a cross-level interaction — written level by level
+
+    Now the full "intercepts- and slopes-as-outcomes" model of Raudenbush & Bryk (2002,
+    ch. 4). Each school has its own intercept and its own SES slope; both are explained by the
+    school's mean SES and sector. A textbook writes it one level at a time, and so can we:
+    `hm.levels(level-1 equation, {coefficient: its level-2 equation})`. A random term `(1 | school)`
+    makes a coefficient vary over schools; a level-2 predictor in the equation of a *slope*
+    is a cross-level interaction.
+    """),
+    code("""
+        spec = hm.levels(
+            "mAch ~ cwc(ses, school)",
+            {"Intercept":        "1 + gmean(ses, school) + sector + (1 | school)",
+             "cwc(ses, school)": "1 + gmean(ses, school) + sector + (1 | school)"},
+            group="school", data=hsb)     # data: check that the level-2 predictors are constant within schools
+        print(spec.formula)
+    """),
+    md("""
+    The level-wise spec compiles to an ordinary lme4 formula. Written directly as a formula
+    it is the very same model:
+    """),
+    code("""
+        formula = ("mAch ~ cwc(ses, school) + gmean(ses, school) + sector"
+                   " + gmean(ses, school):cwc(ses, school) + sector:cwc(ses, school)"
+                   " + (1 + cwc(ses, school) | school)")
+        print("same model:", hm.parse_formula(formula) == spec)
+    """),
+    md("""
+    and these are its equations, level by level and combined (γ: fixed effects; u: school
+    effects with covariance matrix **T**):
+    """),
+    code("""
+        Markdown(hm.equations(spec).markdown())
+    """),
+    code("""
+        full = hm.fit(spec, hsb, **SAMPLING, random_seed=204)
+        print(full)
+        print(full.diagnostics())
+        full.summary()
+    """),
+    md("""
+    Reading the fixed effects (the reference sector is Catholic):
+
+    * `Intercept`, `gmean(ses, school)`, `sector[Public]`: a Catholic school of average SES
+      scores about 13 points (at its mean pupil); public schools score lower, and schools with
+      a higher mean SES higher.
+    * `cwc(ses, school)`: within a Catholic school of average SES, one unit of SES is worth a
+      little over one point.
+    * `sector[Public]:cwc(ses, school)`: in public schools the SES slope is about 1.6 points
+      **steeper** — achievement depends more on family background there.
+    * `gmean(ses, school):cwc(ses, school)`: in richer schools the SES slope is steeper too.
+
+    Once sector and mean SES are in the equation of the slope, little variation of the slopes
+    is left (`sd(cwc(ses, school) | school)`): most of it was explained by these two
+    school characteristics.
+
+    The schools' own SES slopes (fixed part plus the school's effect), sorted:
+    """),
+    code("""
+        plots.plot_caterpillar(full.group_effects(term="cwc(ses, school)", coefficient=True))
+    """),
+    md("""
+    ## Variance explained by the full model
+
+    For a model with random slopes the proportional reduction of τ² refers to the intercept
+    variance at cwc(ses) = 0, i.e. at each school's mean pupil. Nakagawa's R² summarises the
+    whole model: the marginal R² is the share of the variance explained by the fixed effects,
+    the conditional R² adds the school effects.
+    """),
+    code("""
+        full.variance_explained(null)
+    """),
+    code("""
+        full.r2()
+    """),
+    md("""
+    ## Summary
+
+    * Center a level-1 predictor **within** its clusters (CWC) and add the cluster mean as a
+      level-2 predictor to separate the within- from the between-cluster relation; CGM mixes
+      them.
+    * Level-2 predictors explain between-school variance, level-1 predictors mostly
+      within-school variance: measure each against the null model.
+    * A level-2 predictor in the equation of a slope is a cross-level interaction; written level
+      by level it reads like the textbook, and `spec.formula` / `hm.equations(spec)` show the same
+      model as an lme4 formula and in LaTeX.
+
+    Next: [03 — longitudinal growth](03_longitudinal_growth.ipynb).
+    """),
+]
+
+
+# --- 03 ------------------------------------------------------------------------------------------
+
+NB03 = [
+    md("""
+    # 3. Longitudinal growth: sleep deprivation (sleepstudy)
+
+    Eighteen truck drivers were restricted to three hours of sleep per night for nine nights
+    (Belenky et al. 2003). Each day their average reaction time (`Reaction`, ms) was measured.
+    Repeated measures are multilevel data: **days** (level 1) are nested in **subjects**
+    (level 2). The questions:
+
+    1. How fast does reaction time deteriorate, on average?
+    2. Do subjects differ in their starting level and in their rate of deterioration, and are
+       the two related?
+    3. What should we expect for a new subject?
+    """),
+    setup(),
+    code("""
+        sleep = hm.datasets.load("sleepstudy")
+        print(f"{len(sleep)} measurements of {sleep['Subject'].nunique()} subjects, days {sleep['Days'].min()}-{sleep['Days'].max()}")
+        sleep.head()
+    """),
+    md("""
+    ## The growth model
+
+    Each subject *j* has a straight-line trajectory over days *t*; the intercepts (reaction
+    time at day 0) and slopes (ms per day) vary over subjects and may be correlated:
+
+    $$
+    \\begin{aligned}
+    \\text{Reaction}_{tj} &= \\beta_{0j} + \\beta_{1j}\\,\\text{Days}_{tj} + \\varepsilon_{tj}\\\\
+    \\beta_{0j} &= \\gamma_{00} + u_{0j},\\qquad \\beta_{1j} = \\gamma_{10} + u_{1j},\\qquad
+    (u_{0j}, u_{1j})^\\top \\sim N(\\mathbf 0, \\mathbf T)
+    \\end{aligned}
+    $$
+
+    In lme4's notation: `Reaction ~ Days + (1 + Days | Subject)`. As a baseline we also fit the
+    model in which only the intercepts vary (all subjects deteriorate at the same rate).
+    """),
+    code("""
+        growth = hm.fit("Reaction ~ Days + (1 + Days | Subject)", sleep, **SAMPLING, random_seed=301)
+        parallel = hm.fit("Reaction ~ Days + (1 | Subject)", sleep, **SAMPLING, random_seed=302)
+        print(growth.diagnostics())
+        growth.summary()
+    """),
+    md("""
+    On average, reaction time starts around 250 ms and rises by about 10 ms per day of sleep
+    restriction. The subject-level standard deviations are large: subjects differ by about 25
+    ms at baseline (`sd(Intercept | Subject)`) and by about 6 ms/day in their slopes
+    (`sd(Days | Subject)`). The correlation of intercepts and slopes is weakly positive, but
+    its interval covers zero comfortably: 18 subjects say little about a correlation.
+    """),
+    code("""
+        growth.variance_components()
+    """),
+    md("""
+    ## Trajectories: a spaghetti plot
+
+    `fit.trajectories("Days")` gives each subject's fitted line (the posterior mean of
+    E[Reaction] along the days). Drawn together, with the population-average trajectory (a
+    prediction with the subject effects set to zero):
+    """),
+    code("""
+        lines = growth.trajectories("Days")
+        days = pd.DataFrame({"Days": np.arange(10), "Subject": "average subject"})
+        average = growth.predict(days, new_groups="zero", kind="mean").table
+        plots.plot_spaghetti(lines, observed=sleep, y="Reaction", population=average)
+    """),
+    md("""
+    The fan of lines is the varying slopes at work: some subjects barely change, a few
+    deteriorate by 20 ms a day. One panel per subject, with the data and the 95% interval of
+    the subject's line, shows how well each line fits:
+    """),
+    code("""
+        plots.plot_spaghetti(lines, observed=sleep, y="Reaction", facets=True)
+    """),
+    md("""
+    The subjects' own slopes (γ₁₀ + u₁ⱼ) side by side. Every subject's slope is partially
+    pooled towards the average; the intervals show which subjects are clearly faster or slower
+    than average.
+    """),
+    code("""
+        plots.plot_caterpillar(growth.group_effects(term="Days", coefficient=True))
+    """),
+    md("""
+    ## Do the slopes really vary?
+
+    The parallel-lines model forces one slope on everyone. PSIS-LOO (leave-one-out
+    cross-validation, see notebook 05) compares how well the two models predict a held-out
+    measurement:
+    """),
+    code("""
+        hm.compare_fits({"varying slopes": growth, "parallel lines": parallel})
+    """),
+    md("""
+    The varying-slope model predicts better: the parallel-lines model loses about 24 in
+    expected log predictive density (`elpd_diff`), about two standard errors of the difference
+    (`dse`), and `p_worse`, the probability that it is really the worse model, is close to 1.
+    Subjects differ in how much sleep loss affects them, and a model that ignores it mispredicts
+    the late days of the most and least affected subjects. The `diag_*` columns (and the warning
+    above them) flag a few measurements with a high Pareto k̂: with ten measurements per
+    subject, each weighs on its subject's slope, and leaving it out changes the posterior more
+    than importance sampling handles well. The comparison is clear enough here; for a close call,
+    K-fold cross-validation (refitting without each subject) is the robust check.
+
+    ## Predictions for a new subject
+
+    For a subject in the study, predictions use that subject's posterior intercept and slope.
+    For a **new** subject we know nothing individual: `new_groups="sample"` draws the new
+    subject's intercept and slope from the population distribution N(0, **T**) at every
+    posterior draw, so the prediction carries the between-subject variation. Here are two
+    subjects of the study (308, who deteriorates fast, and 335, who does not) and a new one:
+    """),
+    code("""
+        newdata = pd.DataFrame({"Days": np.tile(np.arange(10), 3),
+                                "Subject": np.repeat(["308", "335", "new subject"], 10)})
+        pred = growth.predict(newdata, new_groups="sample", random_seed=303)
+        pred.table.query("Days in (0, 9)")
+    """),
+    code("""
+        plots.plot_predictions(pred.table, x="Days", group="Subject", observed=sleep, y="Reaction")
+    """),
+    md("""
+    The band of the new subject (hatched) is wide: it is the range of trajectories one would
+    see across subjects, not the uncertainty about the average trajectory. That is the honest
+    prediction for someone not yet measured. By day 9 the 95% interval of a new subject's
+    expected reaction time spans well over 200 ms; a single measurement (`interval="outcome"`,
+    which adds the day-to-day noise σ) is more uncertain still:
+    """),
+    code("""
+        plots.plot_predictions(pred.table, x="Days", group="Subject", interval="outcome")
+    """),
+    md("""
+    ## Summary
+
+    * A growth model is a multilevel model with time as a level-1 predictor and varying
+      intercepts and slopes over subjects.
+    * Spaghetti plots of the fitted trajectories show the variation of the slopes at a glance;
+      faceted, they show the fit subject by subject.
+    * Predictions for a new subject draw its effects from the population: their intervals are
+      wide, as they should be.
+
+    Next: [04 — Bayes and REML](04_bayes_and_reml.ipynb).
+    """),
+]
+
+
+# --- 04 ------------------------------------------------------------------------------------------
+
+NB04 = [
+    md("""
+    # 4. Bayes and REML: where they agree and where they differ
+
+    lme4 estimates a linear mixed model by **REML** (restricted maximum likelihood); hiermod
+    samples its posterior. hiermod also fits REML and ML itself (lme4's penalized least-squares
+    method, on the same design), so the two can be set side by side, parameter by parameter.
+
+    The message: with many groups they tell the same story; with few groups the variance
+    components — and everything that depends on them — differ, and the posterior is the more
+    honest of the two. Along the way: why REML rather than ML for variance components.
+    """),
+    setup(),
+    md("""
+    ## Many groups: 160 schools (hsb82)
+
+    The random-slope model of notebook 02 without the cross-level interactions. With 160
+    schools and about 45 pupils each, both the fixed effects and the variance components are
+    well determined.
+    """),
+    code("""
+        hsb = hm.datasets.load("hsb82")
+        hsb_formula = "mAch ~ cwc(ses, school) + gmean(ses, school) + sector + (1 + cwc(ses, school) | school)"
+        hsb_bayes = hm.fit(hsb_formula, hsb, **SAMPLING, random_seed=401)
+        hsb_reml = hm.reml(hsb_formula, hsb)
+        print(hsb_reml)
+    """),
+    md("""
+    `hm.compare(fit, reml_fit)` lists, for every parameter, the posterior mean, sd and 95%
+    interval, the REML estimate (with its SE for fixed effects), their difference in units of
+    the REML SE (or of the posterior sd where REML gives no SE), and flags: few groups, an
+    estimate at the boundary of the parameter space, a posterior dominated by its prior.
+    """),
+    code("""
+        hsb_cmp = hm.compare(hsb_bayes, hsb_reml)
+        hsb_cmp[["post_mean", "post_lower", "post_upper", "reml", "reml_se", "diff_z", "flags"]]
+    """),
+    code("""
+        plots.plot_compare(hsb_cmp)
+    """),
+    md("""
+    Agreement everywhere: every REML estimate lies well inside the posterior interval, and the
+    fixed effects differ by a small fraction of a standard error. With this much data the prior
+    has no say and the likelihood is close to normal — the conditions under which REML's
+    estimates and standard errors and the posterior coincide.
+
+    ## 18 subjects (sleepstudy)
+    """),
+    code("""
+        sleep = hm.datasets.load("sleepstudy")
+        sleep_formula = "Reaction ~ Days + (1 + Days | Subject)"
+        sleep_bayes = hm.fit(sleep_formula, sleep, **SAMPLING, random_seed=402)
+        sleep_reml = hm.reml(sleep_formula, sleep)
+        sleep_cmp = hm.compare(sleep_bayes, sleep_reml)
+        sleep_cmp[["post_mean", "post_lower", "post_upper", "reml", "reml_se", "diff_z", "flags"]]
+    """),
+    code("""
+        plots.plot_compare(sleep_cmp)
+    """),
+    md("""
+    The fixed effects still agree. The group-level sds and the correlation carry the
+    *few groups* flag: they are estimated from 18 subjects, not 180 measurements. Their
+    posteriors are skewed (a standard deviation cannot go below 0, and 18 subjects leave room
+    for much larger values), so the posterior mean lies above the REML estimate, which is
+    closer to the posterior mode. REML reports no standard error for them at all; lme4
+    users are pointed to profile or bootstrap intervals. The posterior interval comes for free.
+
+    ## A handful of groups: 8 schools
+
+    Take 8 of the 160 schools at random (about 360 pupils) and fit the same model. Within each
+    school there is plenty of data, but everything about the *distribution of schools* — τ for
+    the intercepts and the slopes, their correlation, and the effect of a school-level
+    predictor such as sector — rests on 8 values.
+    """),
+    code("""
+        rng = np.random.default_rng(3)
+        eight = rng.choice(hsb["school"].unique(), size=8, replace=False)
+        few = hsb[hsb["school"].isin(eight)]
+        print(f"{len(few)} pupils in {few['school'].nunique()} schools:", few.groupby("sector")["school"].nunique().to_dict())
+        few_reml = hm.reml(hsb_formula, few)
+        print("REML estimates at the boundary:", few_reml.boundary)
+        few_reml.varcorr_table()
+    """),
+    md("""
+    REML puts the correlation of intercepts and slopes at exactly 1 and the slope sd almost at
+    0: a **singular fit**, the usual symptom of a model too rich for the number of groups. The
+    estimates are not wrong as maximisers of the restricted likelihood, but a correlation of
+    exactly 1 is not a believable answer, and the standard errors of the other parameters are
+    computed as if these values were known.
+
+    The posterior, with the default weakly informative priors (an LKJ(2) prior on the
+    correlation, half-normal priors on the sds scaled to the data), keeps away from the
+    boundary and shows how little 8 schools can tell. A higher `target_accept` helps the
+    sampler through the funnel-shaped posterior that few groups produce.
+    """),
+    code("""
+        few_bayes = hm.fit(hsb_formula, few, **SAMPLING, random_seed=403, target_accept=0.95)
+        print(few_bayes.diagnostics())
+        few_cmp = hm.compare(few_bayes, few_reml)
+        few_cmp[["post_mean", "post_lower", "post_upper", "reml", "reml_se", "diff_z", "flags"]]
+    """),
+    code("""
+        plots.plot_compare(few_cmp)
+    """),
+    md("""
+    Now they disagree in substance:
+
+    * the posterior of the correlation spreads over most of (−1, 1) — the data cannot pin it
+      down — where REML claims 1;
+    * the posterior of the slope sd is wide — anything from almost 0 to 2 points or more per
+      unit of SES is compatible with 8 schools — where REML says 0;
+    * the posterior intervals of the school-level effects (`gmean(ses, school)`, `sector`)
+      are wider than REML's ± 2 SE, because they carry the uncertainty about τ that REML's SEs
+      ignore.
+
+    With few groups, report the posterior — and report that the variance components are
+    largely prior-driven — rather than a singular REML fit.
+
+    ## REML versus ML for variance components
+
+    Maximum likelihood estimates the variance components as if the fixed effects were known
+    and so **underestimates** them, by about the share of the degrees of freedom the fixed
+    effects use: σ̂²_ML ≈ σ̂²_REML (n − p)/n. For a group-level variance, n is the number of
+    groups. REML (Patterson & Thompson 1971) removes this bias by maximising the likelihood of
+    the residual contrasts, which do not depend on the fixed effects. `hm.reml_vs_ml` shows both,
+    with the rule of thumb (n − p)/n:
+    """),
+    code("""
+        pd.concat({"hsb82, 160 schools": hm.reml_vs_ml(hsb_formula, hsb),
+                   "sleepstudy, 18 subjects": hm.reml_vs_ml(sleep_formula, sleep),
+                   "8 schools": hm.reml_vs_ml(hsb_formula, few)})[["n", "REML", "ML", "variance_ratio", "rule_of_thumb"]]
+    """),
+    md("""
+    With 160 schools ML's variances are 2–3% smaller than REML's — irrelevant. With 18
+    subjects they are 7–8% smaller, close to the rule of thumb (18 − 2)/18. With 8 schools and
+    4 fixed effects the rule of thumb says ML variances are half of REML's, and the intercept
+    variance is about that; the slope variance is essentially 0 under both criteria, a
+    boundary estimate for which the ratio means nothing. The residual variance rests on all
+    observations and is the same under both.
+
+    Use ML only to compare models with different fixed effects by likelihood-ratio tests or
+    AIC (REML likelihoods of models with different fixed effects are not comparable); report
+    variance components from REML — or from the posterior.
+
+    ## Summary
+
+    | | many groups | few groups |
+    |---|---|---|
+    | fixed effects | agree | REML SEs too small for level-2 effects |
+    | variance components | agree | REML singular / at 0; posterior wide, prior matters |
+    | correlations | agree | REML at ±1; posterior spread over (−1, 1) |
+    | ML vs REML | ≈ equal | ML biased down by ≈ (J − p)/J |
+
+    Next: [05 — checking and predicting](05_checking_and_predicting.ipynb).
+    """),
+]
+
+
+# --- 05 ------------------------------------------------------------------------------------------
+
+NB05 = [
+    md("""
+    # 5. Checking a model and predicting with it (radon)
+
+    A fitted model is a claim about how the data came about. Before using it, check that data
+    simulated from it look like the data we have — overall and group by group (**posterior
+    predictive checks**); compare candidate models by how well they predict held-out data
+    (**PSIS-LOO**); and then predict, with intervals that are honest about what is unknown,
+    in particular for **groups not in the data**.
+
+    Radon again (notebook 01): log radon in 919 homes in 85 counties, with the floor of
+    measurement (level 1) and the county's soil uranium (`log_uranium`, level 2).
+    """),
+    setup(),
+    code("""
+        radon = hm.datasets.load("radon")
+        radon.head()
+    """),
+    md("""
+    Three candidate models:
+
+    * **vi**: varying intercepts, floor as a level-1 predictor;
+    * **vis**: the floor effect varies by county too;
+    * **uranium**: varying intercepts explained by county uranium (a level-2 predictor).
+    """),
+    code("""
+        models = {
+            "vi": "log_radon ~ floor + (1 | county)",
+            "vis": "log_radon ~ floor + (1 + floor | county)",
+            "uranium": "log_radon ~ floor + log_uranium + (1 | county)",
+        }
+        fits = {name: hm.fit(formula, radon, **SAMPLING, random_seed=500 + k)
+                for k, (name, formula) in enumerate(models.items(), start=1)}
+        for name, f in fits.items():
+            print(f"{name:8s} {f.diagnostics()}")
+    """),
+    code("""
+        uranium = fits["uranium"]
+        uranium.summary()
+    """),
+    md("""
+    Counties with more uranium in the soil have more radon: one unit of log uranium goes with
+    about 0.7 units of log radon. The county sd τ is now much smaller than in the
+    varying-intercept model: uranium explains most of the differences between counties.
+
+    ## Posterior predictive checks
+
+    Draw replicated data sets y_rep from the posterior predictive distribution and compare
+    statistics of them with the same statistics of the data. The p-value
+    Pr(T(y_rep) ≥ T(y)) should not be near 0 or 1.
+    """),
+    code("""
+        uranium.posterior_predictive(random_seed=511)
+        uranium.ppc()
+    """),
+    md("""
+    Mean and sd are reproduced. The minimum is not: the data contain a few very low values
+    (log radon of about −2.3, i.e. measurements at the detection limit, recorded as 0 + 0.1)
+    that a normal model rarely produces. Whether that matters depends on the question: for
+    county means it does not, for the share of homes below a threshold it might.
+
+    The same check county by county: is each county's observed mean inside the interval of its
+    replicated means?
+    """),
+    code("""
+        by_county = uranium.ppc_groups(random_seed=511)
+        print(f"counties outside their 95% predictive interval: mean {by_county.attrs['outside']['mean']}, "
+              f"sd {by_county.attrs['outside']['sd']} (of {len(by_county)}; about 4 expected by chance)")
+        by_county.sort_values("p_mean").head()
+    """),
+    code("""
+        plots.plot_ppc(uranium.idata, by_county)
+    """),
+    md("""
+    Left: the distribution of log radon (black) against 60 replicated data sets (blue). Right:
+    each county's observed mean against its 95% predictive interval, sorted by the predicted
+    mean. A handful of counties outside is what 95% intervals promise; a systematic pattern
+    (all large counties above, say) would point to a missing predictor.
+
+    The county means pass. The county *sds* less so: about twice as many counties as chance
+    predicts have a spread of log radon outside its predictive interval. The model gives every
+    county the same residual sd σ; that is a simplification worth a closer look (which
+    counties, and do they hold the measurements at the detection limit?) before using the model
+    for anything that depends on the spread within a county.
+
+    ## Comparing models by leave-one-out cross-validation
+
+    PSIS-LOO estimates the expected log predictive density of a new home (`elpd`) from the
+    fitted model, without refitting 919 times (Vehtari, Gelman & Gabry 2017). Its diagnostic,
+    the Pareto k of each observation, says where the approximation is unreliable.
+    """),
+    code("""
+        loo = uranium.loo()
+        print(loo)
+        hm.report.pareto_k_table(loo)
+    """),
+    code("""
+        hm.compare_fits(fits)
+    """),
+    md("""
+    `elpd_diff` is each model's loss in expected log predictive density against the best, `dse`
+    its standard error. The uranium model predicts best. The varying floor slope (`vis`) does
+    not earn its extra parameters: with a handful of homes per county, and few first-floor
+    measurements in most, the county-specific floor effects are mostly noise. The `weight`
+    column (stacking) puts most of the weight on the uranium model.
+
+    ## Predictions, and new groups
+
+    Predictions for a county of the study use its posterior intercept; a county not in the
+    data (but whose uranium level is known) gets an intercept drawn from the population,
+    N(γ₀₀ + γ₀₂·uranium, τ²), at each posterior draw. Compare a large county (Hennepin, 105
+    homes), a small one (Lac qui Parle, 2 homes) and a new county with Hennepin's uranium
+    level, in basements and on the first floor:
+    """),
+    code("""
+        uranium_of = radon.groupby("county")["log_uranium"].first()
+        newdata = pd.DataFrame({
+            "county": np.repeat(["HENNEPIN", "LACQUIPARLE", "NEW COUNTY"], 2),
+            "floor": np.tile([0, 1], 3),
+            "log_uranium": np.repeat([uranium_of["HENNEPIN"], uranium_of["LACQUIPARLE"], uranium_of["HENNEPIN"]], 2),
+        })
+        pred = uranium.predict(newdata, random_seed=512)
+        print("new levels:", pred.new_levels)
+        pred.table
+    """),
+    code("""
+        plots.plot_predictions(pred.table, x="floor", group="county")
+    """),
+    md("""
+    * **Hennepin**: a narrow interval for the county's expected radon — 105 homes pin it down.
+    * **New county**: wide, because its own deviation from the uranium regression is unknown:
+      the interval includes the between-county sd τ.
+    * **Lac qui Parle**: about as wide as the new county — two homes add little to what the
+      uranium regression and τ already say. Its estimate sits higher than the new county's
+      because of its higher uranium level and its two high measurements.
+
+    What would be *dishonest* is to predict the new county with its effect set to zero, as if it
+    were exactly on the regression line:
+    """),
+    code("""
+        new_county = newdata[newdata["county"] == "NEW COUNTY"]
+        honest = uranium.predict(new_county, new_groups="sample", random_seed=512).table
+        typical = uranium.predict(new_county, new_groups="zero", random_seed=512).table
+        pd.DataFrame({
+            "floor": new_county["floor"].to_numpy(),
+            "interval width, new county (sample)": (honest["upper"] - honest["lower"]).to_numpy(),
+            "interval width, effect set to 0 (zero)": (typical["upper"] - typical["lower"]).to_numpy(),
+            "single home, new county (y)": (honest["y_upper"] - honest["y_lower"]).to_numpy(),
+        })
+    """),
+    md("""
+    `new_groups="zero"` answers a different question — where is the regression line for a
+    county with this uranium level? — and its interval is correspondingly narrow. For "what
+    will we find in a county we have not surveyed", sample the county effect. And a single
+    home (`y_*` columns) varies far more than any county mean: σ dominates τ here.
+
+    ## Summary
+
+    * Posterior predictive checks overall (`fit.ppc()`) and per group (`fit.ppc_groups()`,
+      `plots.plot_ppc`) show which features of the data the model reproduces.
+    * `fit.loo()` and `hm.compare_fits` rank models by out-of-sample prediction; check the
+      Pareto k diagnostics.
+    * `fit.predict(newdata)` predicts for existing and new groups; for a new group, sample its
+      effect (`new_groups="sample"`, the default) to carry the between-group variance.
+
+    Next: [06 — binary and count outcomes](06_binary_and_counts.ipynb).
+    """),
+]
+
+
+# --- 06 ------------------------------------------------------------------------------------------
+
+NB06 = [
+    md("""
+    # 6. Binary outcomes and counts: contagious bovine pleuropneumonia (cbpp)
+
+    CBPP is a respiratory disease of cattle. In 15 herds in Ethiopia, the number of new cases
+    (`incidence`) out of the herd's size (`size`) was recorded in four periods (Lesnoff et al.
+    2004). The questions:
+
+    1. Does the incidence fall over the periods?
+    2. How much do herds differ in their risk?
+    3. What incidence should we expect in a herd, on the probability scale?
+
+    The outcome is a count out of a known number of trials: a **binomial** multilevel model
+    with a logit link,
+
+    $$
+    \\text{incidence}_{ij} \\sim \\text{Binomial}(\\text{size}_{ij}, p_{ij}),\\qquad
+    \\operatorname{logit}(p_{ij}) = \\gamma_0 + \\gamma_{\\text{period}} + u_{0j},\\qquad
+    u_{0j} \\sim N(0, \\tau^2).
+    $$
+    """),
+    setup(),
+    code("""
+        cbpp = hm.datasets.load("cbpp")
+        print(f"{len(cbpp)} herd-periods, {cbpp['herd'].nunique()} herds; "
+              f"{cbpp['incidence'].sum()} cases in {cbpp['size'].sum()} animal-periods")
+        cbpp.pivot(index="herd", columns="period", values="incidence").sort_index(key=lambda h: h.astype(int))
+    """),
+    md("""
+    The lme4 way of writing a binomial outcome is `cbind(successes, failures)`:
+    """),
+    code("""
+        formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+        cbpp_fit = hm.fit(formula, cbpp, family="binomial", **SAMPLING, random_seed=601)
+        print(cbpp_fit.diagnostics())
+        cbpp_fit.summary()
+    """),
+    md("""
+    The coefficients are on the **logit** scale: period 1 is the reference, and the
+    incidence falls in periods 2–4 (all negative). Exponentiated, they are odds ratios
+    relative to period 1; as the interval bounds are quantiles, exponentiating them gives
+    the intervals of the odds ratios:
+    """),
+    code("""
+        periods = cbpp_fit.summary().loc[["period[2]", "period[3]", "period[4]"], ["lower", "upper"]]
+        np.exp(periods).rename(columns={"lower": "odds ratio, lower", "upper": "odds ratio, upper"})
+    """),
+    md("""
+    In periods 2 and 3 the odds of a new case are about a third of those in period 1, in period
+    4 about a fifth. (Empty cells in the table above are herd-periods without data.)
+
+    The same model fitted by maximum likelihood (Laplace approximation, as `lme4::glmer`) for
+    comparison. With 15 herds the herd sd is flagged, and the posterior's sd is larger than
+    the ML estimate — ML variance components are biased downward with few groups (notebook 04).
+    """),
+    code("""
+        ml = hm.reml(formula, cbpp, family="binomial")
+        cbpp_cmp = hm.compare(cbpp_fit, ml)
+        cbpp_cmp[["post_mean", "post_lower", "post_upper", "reml", "reml_se", "flags"]]
+    """),
+    code("""
+        plots.plot_compare(cbpp_cmp)
+    """),
+    md("""
+    ## Herd differences: the latent-scale ICC
+
+    For a binomial outcome there is no residual variance parameter. On the **latent scale** —
+    think of an unobserved continuous propensity that crosses a threshold — the logistic
+    distribution of the level-1 error has variance π²/3 ≈ 3.29, and the ICC is
+
+    $$\\rho = \\frac{\\tau^2}{\\tau^2 + \\pi^2/3}.$$
+
+    It is computed from the null model (no period effects):
+    """),
+    code("""
+        null = hm.null_model(cbpp_fit)       # same outcome, family, herds and sampler settings
+        null.icc()
+    """),
+    code("""
+        plots.plot_icc(null.icc_draws())
+    """),
+    md("""
+    About a fifth of the latent variation lies between herds, with a wide interval — there
+    are only 15 herds. The ICC on the latent scale is not the correlation of the observed
+    0/1 outcomes (that one depends on the incidence level too), but it is the quantity
+    comparable across studies and with linear models.
+
+    Each herd's effect on the logit scale, with its interval:
+    """),
+    code("""
+        plots.plot_caterpillar(cbpp_fit.group_effects())
+    """),
+    md("""
+    ## Predictions on the probability scale
+
+    `fit.predict` returns the expected value E[y]/trials — the **probability** of a new case —
+    in the columns `mean`, `lower`, `upper` (`kind="mean"` asks for just these; no herd sizes
+    needed). Three kinds of herd:
+
+    * herd 1, an existing herd (its own posterior effect);
+    * a **typical herd** (`new_groups="zero"`): herd effect 0, the centre of the logit scale;
+    * a **new herd** (`new_groups="sample"`): a herd effect drawn from N(0, τ²).
+    """),
+    code("""
+        periods = ["1", "2", "3", "4"]
+        herd1 = cbpp_fit.predict(pd.DataFrame({"period": periods, "herd": "1"}), kind="mean").table
+        typical = cbpp_fit.predict(pd.DataFrame({"period": periods, "herd": "typical herd"}),
+                                   new_groups="zero", kind="mean").table
+        new = cbpp_fit.predict(pd.DataFrame({"period": periods, "herd": "new herd"}),
+                               new_groups="sample", kind="mean", random_seed=602).table
+        probabilities = pd.concat([herd1, typical, new], ignore_index=True)
+        probabilities
+    """),
+    code("""
+        plots.plot_predictions(probabilities, x="period", group="herd")
+    """),
+    md("""
+    Two lessons of the logit link:
+
+    * The probability of the *typical* herd (effect 0) is **not** the average probability over
+      herds. The logit curve is not linear, so averaging the new-herd probabilities over the
+      distribution of herd effects gives a different (here: higher) value, the
+      *population-averaged* probability. The new herd's mean is that average; its interval
+      spans the range of herds.
+    * Herd 1, with 9 cases in 40 animal-periods, is one of the more affected herds: its
+      predictions lie above the typical herd's in every period, because its herd effect shifts
+      all periods alike on the logit scale.
+
+    A posterior predictive check of the case counts:
+    """),
+    code("""
+        cbpp_fit.posterior_predictive(random_seed=603)
+        plots.plot_ppc(cbpp_fit.idata, cbpp_fit.ppc_groups(random_seed=603))
+    """),
+    md("""
+    ## Summary
+
+    * Binomial outcomes are written `cbind(successes, failures) ~ ...` with
+      `family="binomial"`; coefficients are log odds ratios.
+    * The ICC of a logit model lives on the latent scale, with level-1 variance π²/3.
+    * Predictions come on the probability scale; a typical herd (effect 0) and the average over
+      herds are different things under a non-linear link.
+
+    Back to the [list of notebooks](README.md).
+    """),
+]
+
+
+NOTEBOOK_CELLS = {
+    "01_pooling_and_icc": NB01,
+    "02_predictors_at_two_levels": NB02,
+    "03_longitudinal_growth": NB03,
+    "04_bayes_and_reml": NB04,
+    "05_checking_and_predicting": NB05,
+    "06_binary_and_counts": NB06,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = NOTEBOOK_CELLS[name]
+    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding gives the same file
+        cell.id = f"c{i:02d}"
+    nb.metadata["kernelspec"] = dict(KERNEL)
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    return nb
+
+
+def keep_outputs(nb: nbformat.NotebookNode, old: nbformat.NotebookNode) -> int:
+    """Copy the outputs of ``old``'s code cells into the code cells of ``nb`` with the same
+    source (in order); returns the number of code cells left without outputs."""
+    pool: dict[str, list] = {}
+    for cell in old.cells:
+        if cell.cell_type == "code":
+            pool.setdefault(cell.source, []).append(cell)
+    missing = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if pool.get(cell.source):
+            src = pool[cell.source].pop(0)
+            cell.outputs, cell.execution_count = src.outputs, src.execution_count
+        else:
+            missing += 1
+    for key in ("language_info", "kernelspec"):
+        if key in old.metadata:
+            nb.metadata[key] = old.metadata[key]
+    return missing
+
+
+def main(argv: list[str]) -> None:
+    keep = "--keep-outputs" in argv
+    argv = [a for a in argv if a != "--keep-outputs"]
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for name in NOTEBOOK_CELLS:
+        if argv and not any(name.startswith(a) for a in argv):
+            continue
+        path = NOTEBOOKS / f"{name}.ipynb"
+        nb = build(name)
+        note = ""
+        if keep and path.exists():
+            missing = keep_outputs(nb, nbformat.read(path, as_version=4))
+            note = f" (outputs kept; {missing} code cell(s) without outputs: re-execute)" \
+                if missing else " (outputs kept)"
+        nbformat.write(nb, path)
+        print(f"wrote {path.relative_to(ROOT)}{note}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
