@@ -55,7 +55,13 @@ def group_corr(factor: str) -> str:
 
 
 def group_chol(factor: str, block: int) -> str:
+    """Cholesky factor of the correlation matrix of one block of correlated effects."""
     return f"chol_{_safe(factor)}_{block}"
+
+
+def group_sd_block(factor: str, block: int) -> str:
+    """The sds of one block of correlated effects, as sampled (``sd_<g>`` collects them)."""
+    return f"{group_sd(factor)}_block{block}"
 
 
 def group_dim(factor: str) -> str:

@@ -24,9 +24,12 @@ from ..priors import Prior, lkj_key, resolve_priors
 PARAMETERIZATIONS = ("noncentered", "centered")
 
 
-def model_coords(design) -> dict[str, list]:
-    coords: dict[str, list] = {names.FIXED_DIM: list(design.fixed_terms),
-                               names.OBS_DIM: list(range(design.n_obs))}
+def model_coords(design, observations: bool = True) -> dict[str, list]:
+    """Named coordinates of the model; ``observations=False`` leaves out the ``obs`` dim (the
+    marginalized model has no per-observation variable)."""
+    coords: dict[str, list] = {names.FIXED_DIM: list(design.fixed_terms)}
+    if observations:
+        coords[names.OBS_DIM] = list(range(design.n_obs))
     if design.has_intercept:
         coords[names.SLOPE_DIM] = [t for t in design.fixed_terms if t != names.INTERCEPT]
     for fd in design.factors:
@@ -36,21 +39,24 @@ def model_coords(design) -> dict[str, list]:
     return coords
 
 
-def fixed_part(design, priors: dict[str, Prior]):
-    """β on the original scale and X β, with an internally centred intercept."""
+def fixed_part(design, priors: dict[str, Prior], linear_predictor: bool = True):
+    """β on the original scale and X β, with an internally centred intercept.
+
+    ``linear_predictor=False`` returns ``(beta, None)``: the marginalized model needs β only.
+    """
     terms = design.fixed_terms
     if not terms:
-        return None, pt.zeros(design.n_obs)
+        return None, (pt.zeros(design.n_obs) if linear_predictor else None)
     if not design.has_intercept:
         b = _vector_normal(names.SLOPES, list(terms), priors, dims=names.FIXED_DIM)
         beta = pm.Deterministic(names.FIXED, b, dims=names.FIXED_DIM)
-        return beta, pt.dot(design.X, beta)
+        return beta, (pt.dot(design.X, beta) if linear_predictor else None)
     k0 = terms.index(names.INTERCEPT)
     slope_idx = [k for k in range(len(terms)) if k != k0]
     alpha = priors[names.INTERCEPT].create(names.CENTERED_INTERCEPT)
     if not slope_idx:
         beta = pm.Deterministic(names.FIXED, pt.stack([alpha]), dims=names.FIXED_DIM)
-        return beta, alpha * pt.ones(design.n_obs)
+        return beta, (alpha * pt.ones(design.n_obs) if linear_predictor else None)
     Xs = design.X[:, slope_idx]
     means = Xs.mean(axis=0)
     b = _vector_normal(names.SLOPES, [terms[k] for k in slope_idx], priors, dims=names.SLOPE_DIM)
@@ -59,6 +65,8 @@ def fixed_part(design, priors: dict[str, Prior]):
     for i, k in enumerate(slope_idx):
         parts[k] = b[i]
     beta = pm.Deterministic(names.FIXED, pt.stack(parts), dims=names.FIXED_DIM)
+    if not linear_predictor:
+        return beta, None
     return beta, alpha + pt.dot(Xs - means, b)
 
 
@@ -71,19 +79,25 @@ def _vector_normal(name, terms, priors, dims):
     return pt.stack([p.create(f"{name}[{t}]") for p, t in zip(ps, terms, strict=True)])
 
 
-def block_scale(fd, block, priors):
-    """sd prior of each term of a block, as one unnamed distribution."""
+def block_sds(fd, block, bi, priors):
+    """The sds of a block of correlated terms as one vector RV (one prior family per block)."""
     ps = [priors[names.sd_label(fd.name, fd.terms[k])] for k in block]
     if len({p.dist for p in ps}) != 1:
         raise SpecError(f"the correlated varying effects {[fd.terms[k] for k in block]} of "
                         f"'{fd.name}' need sd priors of one family; got {[p.dist for p in ps]}")
     kw = {k: np.array([p.kwargs[k] for p in ps]) for k in ps[0].kwargs}
-    return getattr(pm, ps[0].dist).dist(**kw, shape=len(block))
+    return getattr(pm, ps[0].dist)(names.group_sd_block(fd.name, bi), **kw, shape=len(block))
 
 
 def factor_scales(fd, priors):
     """Per block: (term indices, Cholesky factor of its covariance); sds and correlations
-    are recorded as Deterministics ``sd_g`` and ``corr_g``."""
+    are recorded as Deterministics ``sd_g`` and ``corr_g``.
+
+    A correlated block is written as L = diag(sd) · L_R with the sds and the Cholesky factor
+    L_R of the correlation matrix (LKJ) as separate parameters. Unlike the packed covariance
+    Cholesky of ``LKJCholeskyCov``, this has no funnel when an sd approaches zero: the
+    correlation then simply falls back to its prior.
+    """
     chols, sds, corr_parts = [], [None] * fd.q, []
     for bi, block in enumerate(fd.blocks):
         if len(block) == 1:
@@ -94,13 +108,12 @@ def factor_scales(fd, priors):
             chols.append((block, sd * pt.ones((1, 1))))
         else:
             eta = priors[lkj_key(fd.name)].kwargs["eta"]
-            chol, corr, std = pm.LKJCholeskyCov(
-                names.group_chol(fd.name, bi), n=len(block), eta=eta,
-                sd_dist=block_scale(fd, block, priors), compute_corr=True, store_in_trace=False)
+            std = block_sds(fd, block, bi, priors)
+            chol_corr = pm.LKJCorr(names.group_chol(fd.name, bi), n=len(block), eta=eta)
             for i, k in enumerate(block):
                 sds[k] = std[i]
-            chols.append((block, chol))
-            corr_parts.append((block, corr))
+            chols.append((block, std[:, None] * chol_corr))
+            corr_parts.append((block, pt.dot(chol_corr, chol_corr.T)))
     pm.Deterministic(names.group_sd(fd.name), pt.stack(sds), dims=names.term_dim(fd.name))
     if corr_parts:
         R = pt.eye(fd.q)
