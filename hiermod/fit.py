@@ -10,7 +10,10 @@ from functools import cached_property
 import pandas as pd
 import xarray as xr
 
-from .build import build_model
+from .build import PARAMETERIZATIONS, build_model
+from .build.marginal import PATH_EXPLICIT, PATH_MARGINAL, build_marginal_model, choose_model_path
+from .build.suffstats import group_stats
+from .conditional import add_group_effects
 from .design import Design, make_design, used_columns
 from .diagnostics import Diagnostics, diagnose
 from .errors import SpecError
@@ -44,6 +47,8 @@ class Fit(FitReports):
     parameterization: str = "noncentered"
     settings: SamplerSettings = field(default_factory=SamplerSettings)
     timing: dict = field(default_factory=dict)
+    #: "marginal" (group effects integrated out, then drawn given each draw) or "explicit"
+    model_path: str = PATH_EXPLICIT
 
     @cached_property
     def priors(self) -> dict[str, Prior]:
@@ -53,11 +58,16 @@ class Fit(FitReports):
     @cached_property
     def model(self):
         """The PyMC model (rebuilt on demand, e.g. after :func:`load_fit`)."""
+        if self.model_path == PATH_MARGINAL:
+            return build_marginal_model(self.design, self.user_priors,
+                                        implementation=marginal_implementation(self.settings))
         return build_model(self.design, self.user_priors, self.parameterization)
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
         """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter."""
-        return summary_table(self.idata, self.design, prob)
+        table = summary_table(self.idata, self.design, prob)
+        table.attrs["model_path"] = self.model_path
+        return table
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
@@ -76,16 +86,19 @@ class Fit(FitReports):
     def __repr__(self) -> str:
         groups = ", ".join(f"{f.name}: {f.n_levels}" for f in self.design.factors)
         s = self.settings
+        how = ("group effects integrated out" if self.model_path == PATH_MARGINAL
+               else self.parameterization)
         return (f"<hiermod.Fit {self.spec.formula!r} ({self.spec.family}); "
                 f"{self.design.n_obs} obs; groups {groups}; {s.chains} chains x {s.draws} draws "
-                f"({s.sampler}, {self.parameterization})>")
+                f"({s.sampler}, {how})>")
 
 
 def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
         max_treedepth: int = 10, parameterization: str = "noncentered", dropna: bool = False,
-        progressbar: bool | None = None, cores: int | None = None) -> Fit:
+        progressbar: bool | None = None, cores: int | None = None,
+        marginalize: bool | None = None) -> Fit:
     """Fit a Bayesian multilevel model by NUTS.
 
     Parameters
@@ -105,10 +118,18 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         Recorded in ``fit.idata.posterior.attrs`` (a random one is drawn and recorded if None).
     target_accept, max_treedepth : NUTS settings.
     parameterization : {"noncentered", "centered"}
+        How the usual model writes its group effects (unused when they are integrated out).
     dropna : bool
         Drop rows with missing values (reported) instead of raising.
     progressbar : bool, optional
         Default: shown when the output is a terminal.
+    marginalize : bool, optional
+        Integrate the group effects out of the likelihood, sample β, σ, the sds and the
+        correlations by NUTS (cost per gradient independent of the number of rows), then draw
+        the group effects exactly from their conditional posterior given each draw (see
+        :mod:`hiermod.build.marginal`). ``None`` (default): wherever exact — gaussian outcome,
+        one grouping factor; ``True``: insist (SpecError otherwise); ``False``: the usual model.
+        The path taken is in ``fit.model_path`` and ``fit.idata.posterior.attrs["model_path"]``.
 
     Returns
     -------
@@ -128,17 +149,37 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
                                progressbar=sys.stdout.isatty() if progressbar is None
                                else progressbar)
     settings.check()
+    if parameterization not in PARAMETERIZATIONS:  # checked on both paths, before any work
+        raise SpecError(f"unknown parameterization '{parameterization}'; choose one of "
+                        f"{', '.join(PARAMETERIZATIONS)}")
     design = make_design(spec, data, dropna=dropna)
-    pm_model = build_model(design, priors, parameterization)
+    path = choose_model_path(design, marginalize)
+    if path == PATH_MARGINAL:
+        stats = group_stats(design)
+        pm_model = build_marginal_model(design, priors, stats=stats,
+                                        implementation=marginal_implementation(settings))
+    else:
+        pm_model = build_model(design, priors, parameterization)
     t1 = time.perf_counter()
     idata, times = sample(pm_model, settings)
+    if path == PATH_MARGINAL:
+        t2 = time.perf_counter()
+        add_group_effects(idata, design, stats, idata["posterior"].attrs["random_seed"])
+        times["conditional_s"] = time.perf_counter() - t2
+    idata["posterior"].attrs["model_path"] = path
     add_observed(idata, design)
     timing = {"build_s": t1 - t0, **times, "total_s": time.perf_counter() - t0}
     frame = data.loc[design.rows, list(used_columns(spec))]
     result = Fit(idata=idata, spec=spec, design=design, data=frame, user_priors=dict(priors or {}),
-                 parameterization=parameterization, settings=settings, timing=timing)
+                 parameterization=parameterization, settings=settings, timing=timing,
+                 model_path=path)
     result.__dict__["model"] = pm_model
     return result
+
+
+def marginal_implementation(settings: SamplerSettings) -> str:
+    """The compiled Op (numba / PyMC back ends) except under JAX, which needs a plain graph."""
+    return "graph" if settings.sampler == "numpyro" else "op"
 
 
 def add_observed(idata: xr.DataTree, design: Design) -> None:

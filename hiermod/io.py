@@ -64,6 +64,7 @@ def save_fit(fit, path) -> None:
         "family": fit.spec.family,
         "priors": priors_to_json(fit.user_priors),
         "parameterization": fit.parameterization,
+        "model_path": fit.model_path,
         "settings": json.dumps(asdict(fit.settings)),
         "timing": json.dumps(fit.timing),
         "dropped_rows": json.dumps([str(r) for r in fit.design.dropped_rows]),
@@ -93,4 +94,5 @@ def load_fit(path):
                user_priors=priors_from_json(attrs["priors"]),
                parameterization=attrs["parameterization"],
                settings=SamplerSettings(**json.loads(attrs["settings"])),
-               timing=json.loads(attrs["timing"]))
+               timing=json.loads(attrs["timing"]),
+               model_path=attrs.get("model_path", "explicit"))

@@ -121,7 +121,8 @@ def test_other_samplers_run(sampler):
 def test_centered_parameterization_runs():
     df, _, _ = simulate(n_groups=8, n_per=30)
     fit = hm.fit("y ~ x + (1 + x | g)", df, draws=100, tune=200, chains=2,
-                 parameterization="centered", random_seed=3)
+                 parameterization="centered", random_seed=3, marginalize=False)
+    assert fit.model_path == "explicit"
     assert fit.idata["posterior"]["u_g"].shape == (2, 100, 8, 2)
 
 
