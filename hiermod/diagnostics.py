@@ -95,7 +95,11 @@ def diagnose(dt, parameterization: str = "noncentered") -> Diagnostics:
     stats = dt["sample_stats"].to_dataset()
     div = count_stat(stats, "diverging")
     depth = count_stat(stats, "maxdepth_reached", "reached_max_treedepth")
-    other = "centered" if parameterization == "noncentered" else "noncentered"
+    if parameterization == "marginal":  # group effects integrated out
+        alternative = "marginalize=False (the model with explicit group effects)"
+    else:
+        other = "centered" if parameterization == "noncentered" else "noncentered"
+        alternative = f"parameterization='{other}'"
     problems = []
     if np.isfinite(rhat) and rhat > RHAT_MAX:
         problems.append(f"R-hat up to {rhat:.3f} (> {RHAT_MAX}): the chains disagree. Run longer "
@@ -104,11 +108,11 @@ def diagnose(dt, parameterization: str = "noncentered") -> Diagnostics:
     if ess_bulk < need or ess_tail < need:
         problems.append(f"effective sample size as low as {min(ess_bulk, ess_tail):.0f} (want "
                         f">= {need}): means and intervals are imprecise. Draw more, or try "
-                        f"parameterization='{other}'.")
+                        f"{alternative}.")
     if div:
         problems.append(f"{div} divergent transitions: the sampler missed part of the posterior. "
                         "Raise target_accept (e.g. 0.95), or try "
-                        f"parameterization='{other}'; tighter priors on the group sds can help.")
+                        f"{alternative}; tighter priors on the group sds can help.")
     notes = []
     if depth:
         notes.append(f"{depth} draws hit the maximum tree depth: sampling is slow, not "

@@ -71,7 +71,8 @@ class Fit(FitReports):
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        return diagnose(self.idata, self.parameterization)
+        how = "marginal" if self.model_path == PATH_MARGINAL else self.parameterization
+        return diagnose(self.idata, how)
 
     def diagnostics(self) -> Diagnostics:
         """R-hat, ESS, divergences and tree depth, with advice for each problem."""

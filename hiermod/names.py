@@ -29,7 +29,7 @@ INTERCEPT = "Intercept"
 CENTERED_INTERCEPT = "Intercept_centered"  # intercept at the predictors' means (sampled)
 SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
-MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | beta, Sigma, sigma), group effects integrated out
+MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | β, Σ, σ), group effects integrated out
 
 
 def _safe(factor: str) -> str:
