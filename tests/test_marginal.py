@@ -293,7 +293,7 @@ def test_fit_draws_group_effects_and_records_the_path(tmp_path):
 
 
 def test_numpyro_backend_runs_the_marginal_model():
-    pytest.importorskip("numpyro")
+    import numpyro  # noqa: F401 - installed by the set-up (hiermod[jax]); fail loudly if not
     data = hm.datasets.load("sleepstudy")
     fit = hm.fit("Reaction ~ Days + (Days | Subject)", data, sampler="numpyro", random_seed=5,
                  draws=100, tune=200, chains=1, progressbar=False)

@@ -191,7 +191,7 @@ def test_analytic_gradient(case, reml_):
 
 def test_statsmodels_mixedlm_agrees():
     """Secondary cross-check with statsmodels' MixedLM (REML, correlated slopes)."""
-    sm = pytest.importorskip("statsmodels.formula.api")
+    import statsmodels.formula.api as sm
     data = datasets.load("sleepstudy")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
