@@ -138,6 +138,8 @@ def cmd_fit(args) -> int:
     overrides = {"draws": args.draws, "tune": args.tune, "chains": args.chains,
                  "random_seed": args.seed, "sampler": args.sampler,
                  "target_accept": args.target_accept, "progressbar": bool(args.progress)}
+    if args.marginalize is not None:  # "auto" must override a file's setting, so not via None
+        mf.fit_kwargs["marginalize"] = {"auto": None, "yes": True, "no": False}[args.marginalize]
     out = sys.stderr if args.json == "-" else sys.stdout
     reml_fit = None
     if reml_fn is not None:
@@ -247,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_positive, help="random seed (recorded in the outputs)")
     p.add_argument("--sampler", choices=("nutpie", "pymc", "numpyro"))
     p.add_argument("--target-accept", type=float, dest="target_accept")
+    p.add_argument("--marginalize", choices=("auto", "yes", "no"), default=None,
+                   help="integrate the group effects out (gaussian, one grouping factor); "
+                        "default: the model file's setting, else auto")
     p.add_argument("--reml", action="store_true",
                    help="also fit by REML (gaussian) / Laplace ML and compare")
     p.add_argument("--reml-method", choices=("REML", "ML"), dest="reml_method",

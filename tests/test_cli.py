@@ -47,6 +47,7 @@ def test_fit_writes_json_that_validates(schema):
     assert 0.6 < report["sigma"]["mean"] < 0.85
     assert 0 < report["icc"]["county"]["mean"] < 1
     assert report["sampler"]["draws"] == 500 and report["sampler"]["random_seed"] == 7
+    assert report["sampler"]["model_path"] == "marginal"  # gaussian, one factor: the default
     t = report["timing"]
     assert t["total_s"] >= t["sample_s"] > 0 and t["build_s"] > 0
     reml = report["reml"]
@@ -70,10 +71,12 @@ def test_schema_rejects_a_wrong_report(schema):
 
 def test_failing_diagnostics_exit_3_and_json_on_stdout(schema):
     run = run_cli("fit", "--formula", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy",
-                  "--draws", "5", "--tune", "5", "--chains", "2", "--seed", "1", "--json", "-")
+                  "--draws", "5", "--tune", "5", "--chains", "2", "--seed", "1", "--json", "-",
+                  "--marginalize", "no")
     assert run.returncode == 3, run.stderr[-3000:]
     report = strict_json(run.stdout)  # stdout holds the JSON and nothing else
     jsonschema.validate(report, schema)
+    assert report["sampler"]["model_path"] == "explicit"
     assert report["diagnostics"]["ok"] is False and report["reml"] is None
     assert "effective sample size" in run.stderr
     assert "Traceback" not in run.stderr

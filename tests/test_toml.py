@@ -231,3 +231,12 @@ def test_levelwise_errors_in_a_file(tmp_path):
 def test_missing_model_file():
     with pytest.raises(DataError, match="model file not found"):
         load_model("models/nothere.toml")
+
+
+def test_marginalize_setting(tmp_path):
+    on = load_model(write(tmp_path, GOOD.replace("[sampler]", "marginalize = false\n\n[sampler]")))
+    assert on.fit_kwargs["marginalize"] is False
+    assert "marginalize" not in load_model(write(tmp_path, GOOD, "plain.toml")).fit_kwargs
+    with pytest.raises(SpecError, match="marginalize"):
+        load_model(write(tmp_path, GOOD.replace("[sampler]", 'marginalize = "yes"\n\n[sampler]'),
+                         "bad.toml"))

@@ -20,6 +20,7 @@ error (reported with the file, the line and the key)::
     family = "gaussian"                      # gaussian | bernoulli | binomial | poisson
     formula = "log_radon ~ floor + (1 + floor | county)"
     parameterization = "noncentered"         # or "centered"
+    marginalize = true                       # integrate the group effects out (default: where exact)
     # level-wise instead of formula (see hiermod.levels):
     # level1 = "EFF ~ EDU + URB"
     # group = "country"                      # or a list, one per level above the first
@@ -62,7 +63,8 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "name": None, "description": None,
     "data": ("dataset", "path", "dropna"),
     "transform": None,  # any column name -> {fn, args}
-    "model": ("family", "formula", "level1", "group", "level2", "level3", "parameterization"),
+    "model": ("family", "formula", "level1", "group", "level2", "level3", "parameterization",
+              "marginalize"),
     "priors": None,  # any prior key -> {dist, params...}
     "sampler": ("draws", "tune", "chains", "seed", "sampler", "target_accept", "max_treedepth"),
 }
@@ -462,6 +464,9 @@ def load_model(path: str | Path) -> ModelFile:
         bad = next((k for k in priors if f"'{k}'" in str(exc)), None)
         raise ctx.wrap(("priors", bad) if bad else ("priors",), exc) from None
     fit_kwargs = read_sampler(ctx, doc.get("sampler", {}), parameterization, dropna)
+    if "marginalize" in doc["model"]:
+        _want(ctx, doc["model"]["marginalize"], bool, ("model", "marginalize"), "true or false")
+        fit_kwargs["marginalize"] = doc["model"]["marginalize"]
     return ModelFile(path=path, name=name, description=description, spec=spec, data=data,
                      data_source=source, priors=priors, fit_kwargs=fit_kwargs,
                      transforms=transforms)
