@@ -177,7 +177,7 @@ class MarginalGaussian(Op):
     def pullback(self, inputs, outputs, cotangents):
         g_ll = cotangents[0]
         if any(not isinstance(g.type, DisconnectedType) for g in cotangents[1:]):
-            raise NotImplementedError("only the log-likelihood output of MarginalGaussian "
+            raise ValueError("only the log-likelihood output of MarginalGaussian "
                                       "can be differentiated")
         _, g_theta, g_L, g_sigma = outputs
         stats = [disconnected_type() for _ in range(self.n_stats)]
