@@ -178,7 +178,7 @@ class MarginalGaussian(Op):
         g_ll = cotangents[0]
         if any(not isinstance(g.type, DisconnectedType) for g in cotangents[1:]):
             raise ValueError("only the log-likelihood output of MarginalGaussian "
-                                      "can be differentiated")
+                             "can be differentiated")
         _, g_theta, g_L, g_sigma = outputs
         stats = [disconnected_type() for _ in range(self.n_stats)]
         return stats + [g_ll * g_theta, g_ll * g_L, g_ll * g_sigma]
