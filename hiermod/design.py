@@ -160,7 +160,7 @@ def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[p
 def numeric_column(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
     values = pd.to_numeric(data[col], errors="coerce")
     bad = values.isna() & data[col].notna()
-    if bad.any() or data[col].dtype == bool and False:
+    if bad.any():
         examples = ", ".join(repr(v) for v in data[col][bad].unique()[:3])
         raise DataError(f"the {role} '{col}' must be numeric; non-numeric values ({examples}) in "
                         f"{format_rows(list(data.index[bad]))}")
