@@ -54,9 +54,10 @@ def group_corr(factor: str) -> str:
     return f"corr_{_safe(factor)}"
 
 
-def group_chol(factor: str, block: int) -> str:
-    """Cholesky factor of the correlation matrix of one block of correlated effects."""
-    return f"chol_{_safe(factor)}_{block}"
+def group_pcorr(factor: str, block: int) -> str:
+    """The partial correlations z of one block of correlated effects, stored as (1 + z)/2
+    (Beta variables; see :mod:`hiermod.build.lkj`)."""
+    return f"pcorr_{_safe(factor)}_{block}"
 
 
 def group_sd_block(factor: str, block: int) -> str:

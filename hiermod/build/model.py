@@ -20,6 +20,7 @@ from .. import names
 from ..errors import SpecError
 from ..families import get_family
 from ..priors import Prior, lkj_key, resolve_priors
+from .lkj import lkj_corr_cholesky
 
 PARAMETERIZATIONS = ("noncentered", "centered")
 
@@ -109,7 +110,7 @@ def factor_scales(fd, priors):
         else:
             eta = priors[lkj_key(fd.name)].kwargs["eta"]
             std = block_sds(fd, block, bi, priors)
-            chol_corr = pm.LKJCorr(names.group_chol(fd.name, bi), n=len(block), eta=eta)
+            chol_corr = lkj_corr_cholesky(names.group_pcorr(fd.name, bi), len(block), eta)
             for i, k in enumerate(block):
                 sds[k] = std[i]
             chols.append((block, std[:, None] * chol_corr))
