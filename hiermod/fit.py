@@ -59,8 +59,9 @@ class Fit(FitReports):
     def model(self):
         """The PyMC model (rebuilt on demand, e.g. after :func:`load_fit`)."""
         if self.model_path == PATH_MARGINAL:
+            graph = self.settings.sampler == "numpyro"
             return build_marginal_model(self.design, self.user_priors,
-                                        implementation=marginal_implementation(self.settings))
+                                        implementation="graph" if graph else "op")
         return build_model(self.design, self.user_priors, self.parameterization)
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
@@ -131,6 +132,9 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         :mod:`hiermod.build.marginal`). ``None`` (default): wherever exact — gaussian outcome,
         one grouping factor; ``True``: insist (SpecError otherwise); ``False``: the usual model.
         The path taken is in ``fit.model_path`` and ``fit.idata.posterior.attrs["model_path"]``.
+        With nutpie the marginal model runs as hiermod's own compiled (and disk-cached)
+        log-density, with no per-fit compilation; ``posterior.attrs["marginal_implementation"]``
+        says how it was evaluated (:func:`marginal_implementation`).
 
     Returns
     -------
@@ -155,19 +159,28 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
                         f"{', '.join(PARAMETERIZATIONS)}")
     design = make_design(spec, data, dropna=dropna)
     path = choose_model_path(design, marginalize)
+    compiled = None
     if path == PATH_MARGINAL:
         stats = group_stats(design)
-        pm_model = build_marginal_model(design, priors, stats=stats,
-                                        implementation=marginal_implementation(settings))
+        implementation = marginal_implementation(settings)
+        pm_model = build_marginal_model(
+            design, priors, stats=stats,
+            implementation="graph" if implementation == "graph" else "op")
+        if implementation == "compiled":
+            from .build.compiled_marginal import CompiledMarginal  # numba cache loads here
+
+            compiled = CompiledMarginal(design, resolve_priors(design, priors), stats, pm_model)
     else:
         pm_model = build_model(design, priors, parameterization)
     t1 = time.perf_counter()
-    idata, times = sample(pm_model, settings)
+    idata, times = sample(pm_model, settings, compiled)
     if path == PATH_MARGINAL:
         t2 = time.perf_counter()
         add_group_effects(idata, design, stats, idata["posterior"].attrs["random_seed"])
         times["conditional_s"] = time.perf_counter() - t2
     idata["posterior"].attrs["model_path"] = path
+    if path == PATH_MARGINAL:
+        idata["posterior"].attrs["marginal_implementation"] = implementation
     add_observed(idata, design)
     timing = {"build_s": t1 - t0, **times, "total_s": time.perf_counter() - t0}
     frame = data.loc[design.rows, list(used_columns(spec))]
@@ -179,8 +192,11 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
 
 
 def marginal_implementation(settings: SamplerSettings) -> str:
-    """The compiled Op (numba / PyMC back ends) except under JAX, which needs a plain graph."""
-    return "graph" if settings.sampler == "numpyro" else "op"
+    """How the marginal log-density is evaluated: ``"compiled"`` with nutpie (the cached C
+    callback of :mod:`hiermod.build.compiled_marginal`, no graph compilation), the PyMC model
+    with the numba Op under PyMC's NUTS (``"op"``), or with plain PyTensor operations under
+    JAX (``"graph"``, numpyro)."""
+    return {"nutpie": "compiled", "numpyro": "graph"}.get(settings.sampler, "op")
 
 
 def add_observed(idata: xr.DataTree, design: Design) -> None:

@@ -48,15 +48,20 @@ def resolve_seed(seed: int | None) -> int:
     return int(seed)
 
 
-def run_nutpie(model, s: SamplerSettings, seed: int):
+def run_nutpie(model, s: SamplerSettings, seed: int, compiled=None):
+    """nutpie on the PyMC model (compiled by PyTensor's numba back end), or on ``compiled``: a
+    :class:`~hiermod.build.compiled_marginal.CompiledMarginal` of the same model, whose
+    posterior it maps back to the model's variables."""
     import nutpie
 
     t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
+    target = nutpie.compile_pymc_model(model) if compiled is None else compiled.nutpie_model()
     t1 = time.perf_counter()
-    dt = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains, seed=seed,
+    dt = nutpie.sample(target, draws=s.draws, tune=s.tune, chains=s.chains, seed=seed,
                        progress_bar=s.progressbar, save_warmup=False, cores=s.cores,
                        target_accept=s.target_accept, maxdepth=s.max_treedepth)
+    if compiled is not None:
+        dt["posterior"] = xr.DataTree(compiled.posterior(dt["posterior"].to_dataset()))
     return dt, t1 - t0, time.perf_counter() - t1
 
 
@@ -93,12 +98,18 @@ def tidy(dt) -> xr.DataTree:
     return xr.DataTree.from_dict(groups)
 
 
-def sample(model, settings: SamplerSettings) -> tuple[xr.DataTree, dict]:
-    """Sample the model; returns the DataTree and timings ``{"compile_s", "sample_s"}``."""
+def sample(model, settings: SamplerSettings, compiled=None) -> tuple[xr.DataTree, dict]:
+    """Sample the model; returns the DataTree and timings ``{"compile_s", "sample_s"}``.
+
+    ``compiled``: the same model as a :class:`~hiermod.build.compiled_marginal.CompiledMarginal`,
+    run by nutpie without compiling the PyMC graph (nutpie only).
+    """
     settings.check()
     seed = resolve_seed(settings.random_seed)
+    if compiled is not None and settings.sampler != "nutpie":
+        raise SpecError("a compiled marginal model runs on nutpie only")
     if settings.sampler == "nutpie":
-        dt, compile_s, sample_s = run_nutpie(model, settings, seed)
+        dt, compile_s, sample_s = run_nutpie(model, settings, seed, compiled)
     else:
         dt, compile_s, sample_s = run_pymc(model, settings, seed, settings.sampler)
     dt = tidy(dt)

@@ -4,7 +4,9 @@ Against lme4 1.1-31 (tests/reference/cbpp_binom.json, block ``ml``), relative to
 
 * fixed effects, herd sd, conditional modes (in units of their sd), conditional SEs: 1e-3
 * log-likelihood: 1e-5, and ours must be at least as high as lme4's
-* SEs of the fixed effects: 1.5e-2 — see ``test_lme4_se_come_from_its_pirls_stopping_rule``.
+* SEs of the fixed effects: 1.5e-2 with the exact Laplace deviance (the default) — see
+  ``test_lme4_se_come_from_its_pirls_stopping_rule``; 1e-3 with ``se="lme4"``, which
+  differences the deviance as glmer evaluates it (hiermod/reml/lme4_laplace.py).
   glmer's SEs are the β block of 2H⁻¹, H a finite-difference Hessian of its Laplace deviance.
   lme4 stops PIRLS when the penalized deviance changes by less than 1e-7 (relative) and then
   evaluates log|L|² with the weights of the *previous* iterate, so its deviance is off the exact
@@ -26,6 +28,7 @@ from scipy import optimize, stats
 
 from hiermod import datasets
 from hiermod.design import make_design
+from hiermod.errors import SpecError
 from hiermod.reml import GlmmProblem, fit_glmm, reml
 from hiermod.reml.optimize import fd_hessian
 from hiermod.spec.formula import parse_formula
@@ -154,6 +157,42 @@ def test_lme4_se_come_from_its_pirls_stopping_rule():
     H = _deriv12_hessian(problem.deviance, np.r_[fit.theta, fit.beta])
     se_exact = np.sqrt(np.diag(2 * np.linalg.inv(H)))[1:]
     np.testing.assert_allclose(se_exact, fit.se, rtol=1e-4)
+
+
+def test_se_lme4_reproduces_glmer_standard_errors():
+    ref, d, fit = cbpp()
+    blk = ref["ml"]
+    compat = fit_glmm(d, se="lme4")
+    assert compat.se_method == "lme4" and fit.se_method == "exact"
+    np.testing.assert_array_equal(compat.beta, fit.beta)  # same optimum, other Hessian
+    glmer_se = np.array([v["se"] for v in blk["fixef"].values()])
+    assert np.max(rel(compat.se, glmer_se)) < TOL
+    assert np.max(rel(fit.se, glmer_se)) > 5e-3  # the exact ones do differ, by up to ~1%
+    front = reml(CBPP, datasets.load("cbpp"), family="binomial", se="lme4")
+    np.testing.assert_allclose(front.se, compat.se, rtol=1e-12)
+    with pytest.raises(SpecError, match="unknown se"):
+        reml(CBPP, datasets.load("cbpp"), family="binomial", se="glmer")
+
+
+def test_package_lme4_deviance_equals_the_independent_emulation():
+    """hiermod/reml/lme4_laplace.py (dense, any design) against this file's emulation."""
+    from hiermod.reml.lme4_laplace import Lme4Laplace
+
+    ref, d, fit = cbpp()
+    problem = GlmmProblem(d)
+    emulated = _lme4_deviance_factory(problem)
+    package = Lme4Laplace(problem)
+    for x in (np.r_[fit.theta, fit.beta], np.r_[fit.theta * 1.2, fit.beta + 0.05]):
+        np.testing.assert_allclose(package.deviance(x), emulated(x), rtol=1e-9)
+
+
+def test_se_lme4_runs_on_correlated_slopes():
+    data = bernoulli_data()
+    d = make_design(parse_formula("high ~ floor + (1 + floor | county)", family="bernoulli"),
+                    data)
+    exact, compat = fit_glmm(d), fit_glmm(d, se="lme4")
+    # the same model, a Hessian of a deviance that differs by PIRLS's early stop only
+    np.testing.assert_allclose(compat.se, exact.se, rtol=0.05)
 
 
 # --- the Laplace deviance -----------------------------------------------------------------

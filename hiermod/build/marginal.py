@@ -31,9 +31,12 @@ predictors), so one evaluation of the log-density and its gradient costs O(J q³
 whatever the number of observations. Written in terms of L, not Σ⁻¹, the expression stays
 finite as a group sd goes to zero (A_j → I).
 
-Two implementations give the same value. ``implementation="op"`` (default) computes it and its
-hand-derived gradient in one compiled loop over the groups (:mod:`hiermod.build.marginal_op`):
-a small graph, several seconds quicker to compile for nutpie and PyMC's NUTS.
+Three implementations give the same value. With nutpie (the default sampler),
+:mod:`hiermod.build.compiled_marginal` evaluates the whole log-density, priors and transforms
+included, in one numba C callback cached on disk, so a fit compiles nothing. For the PyMC
+model, ``implementation="op"`` (default) computes the likelihood and its hand-derived gradient
+in one compiled loop over the groups (:mod:`hiermod.build.marginal_op`): a small graph, several
+seconds quicker to compile than the graph version.
 ``implementation="graph"`` (:func:`marginal_loglik`) writes it in plain PyTensor operations,
 so it runs on every back end, JAX / numpyro included: for q ≤ :data:`UNROLL_MAX` the q × q
 Cholesky factorisations and triangular solves are written out entry by entry, each entry a

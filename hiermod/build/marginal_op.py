@@ -34,14 +34,12 @@ from pytensor.graph.op import Op
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
-@numba.njit(cache=True, nogil=True)
-def marginal_kernel(ZtZ, ZtW, Zty, WtW, Wty, yty, n, theta, L, sigma):
-    """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L, ∂ℓ/∂σ); all arrays float64, yty, n, sigma 0-d."""
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def marginal_terms(ZtZ, ZtW, Zty, WtW, Wty, yty, nn, theta, L, sig):
+    """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L, ∂ℓ/∂σ) with the scalars yty, n, σ and ℓ, ∂ℓ/∂σ as floats."""
     J, q, p = ZtW.shape
-    sig = sigma[()]
     s = sig * sig
-    nn = n[()]
-    rss = yty[()]
+    rss = yty
     g_theta = np.zeros(p)
     for k in range(p):
         wk = 0.0
@@ -142,7 +140,16 @@ def marginal_kernel(ZtZ, ZtW, Zty, WtW, Wty, yty, n, theta, L, sigma):
                 g_L[a, b] += v
     ll = -0.5 * (nn * (_LOG_2PI + np.log(s)) + logdet + (rss - Q / s) / s)
     g_s = (-0.5 * (nn - J * q + trP) / s + 0.5 * rss / (s * s) - 0.5 * (Q + ww) / (s * s * s))
-    return np.asarray(ll), g_theta, g_L, np.asarray(2.0 * sig * g_s)
+    return ll, g_theta, g_L, 2.0 * sig * g_s
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def marginal_kernel(ZtZ, ZtW, Zty, WtW, Wty, yty, n, theta, L, sigma):
+    """:func:`marginal_terms` with yty, n, σ and the scalar outputs as 0-d arrays (the Op's
+    calling convention)."""
+    ll, g_theta, g_L, g_s = marginal_terms(ZtZ, ZtW, Zty, WtW, Wty, yty[()], n[()], theta, L,
+                                           sigma[()])
+    return np.asarray(ll), g_theta, g_L, np.asarray(g_s)
 
 
 class MarginalGaussian(Op):

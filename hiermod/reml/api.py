@@ -10,7 +10,7 @@ from ..design import Design, make_design
 from ..errors import SpecError
 from ..spec.formula import parse_formula
 from ..spec.types import Spec
-from .glmm import fit_glmm
+from .glmm import SE_METHODS, fit_glmm
 from .lmm import check_method, fit_lmm
 from .result import RemlFit
 
@@ -46,7 +46,7 @@ def _method(method: str | None, family: str) -> str:
 
 def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
          method: str | None = None, family: str | None = None,
-         dropna: bool = False) -> RemlFit:
+         dropna: bool = False, se: str = "exact") -> RemlFit:
     """Fit a multilevel model by REML or ML (gaussian) or Laplace ML (binomial, bernoulli,
     poisson), on the same Design the Bayesian fit uses.
 
@@ -64,6 +64,10 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         Spec's family.
     dropna : bool
         Drop rows with missing values in the model's columns (see :func:`make_design`).
+    se : {"exact", "lme4"}
+        Binomial, bernoulli and poisson models: "lme4" reproduces glmer's fixed-effect SEs,
+        which come from its early-stopped PIRLS (see :func:`fit_glmm`); "exact" (default) uses
+        the exact Laplace deviance. Gaussian models: the two are the same (lmer's SEs are exact).
 
     Returns
     -------
@@ -84,12 +88,14 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
     >>> round(fit.sigma, 2)
     25.59
     """
+    if se not in SE_METHODS:
+        raise SpecError(f"unknown se={se!r}; choose one of {', '.join(SE_METHODS)}")
     design, spec, method = _design(spec_or_formula, data, family, method)
     if design is None:
         design = make_design(spec, data, dropna=dropna)
     if design.family == "gaussian":
         return fit_lmm(design, method)
-    return fit_glmm(design, method)
+    return fit_glmm(design, method, se=se)
 
 
 def reml_vs_ml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,

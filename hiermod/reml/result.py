@@ -75,6 +75,9 @@ class RemlFit:
     converged, singular : bool
         Whether the optimizer converged, and whether a variance component is on the boundary
         (an sd at 0 or a correlation at ±1), explained in ``singular_message``.
+    se_method : str
+        "exact", or "lme4" when the GLMM's vcov reproduces glmer's (see
+        :mod:`hiermod.reml.lme4_laplace`).
     """
 
     method: str
@@ -99,6 +102,7 @@ class RemlFit:
     singular_message: str
     n_evals: int
     design: Design = field(repr=False)
+    se_method: str = "exact"
 
     # --- scalar summaries -----------------------------------------------------------------
 

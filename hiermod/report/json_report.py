@@ -147,7 +147,9 @@ def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
         "sampler": {"sampler": s.sampler, "draws": int(s.draws), "tune": int(s.tune),
                     "chains": int(s.chains), "target_accept": float(s.target_accept),
                     "random_seed": _seed(fit), "parameterization": fit.parameterization,
-                    "model_path": fit.model_path},
+                    "model_path": fit.model_path,
+                    "marginal_implementation":
+                        fit.idata["posterior"].attrs.get("marginal_implementation")},
         "timing": {"build_s": timing.get("build_s"), "compile_s": timing.get("compile_s"),
                    "sample_s": timing.get("sample_s"), "total_s": timing.get("total_s")},
     }
