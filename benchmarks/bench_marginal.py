@@ -42,6 +42,8 @@ RESULTS = HERE / "results.jsonl"
 
 #: case -> (data source, lme4 / bambi formula, engines run by default)
 ALL = ("hiermod-marginal", "hiermod-explicit", "bambi", "bambi-nutpie")
+#: run on request only (``--engines``): the marginal model on numpyro / JAX (GPU where JAX has one)
+EXTRA = ("hiermod-marginal-numpyro",)
 CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "radon_vis": ("radon", "log_radon ~ floor + (1 + floor | county)", ALL),
     "sleepstudy": ("sleepstudy", "Reaction ~ Days + (Days | Subject)", ALL),
@@ -98,13 +100,13 @@ def max_rhat(posterior, var_names) -> float:
     return float(np.nanmax(np.concatenate([np.asarray(r[v]).ravel() for v in r.data_vars])))
 
 
-def run_hiermod(formula, data, marginalize, s, seed):
+def run_hiermod(formula, data, marginalize, s, seed, sampler="nutpie"):
     import hiermod as hm
     from hiermod.diagnostics import checked_variables
 
     t0 = time.perf_counter()
     fit = hm.fit(formula, data, marginalize=marginalize, draws=s["draws"], tune=s["tune"],
-                 chains=s["chains"], random_seed=seed, progressbar=False)
+                 chains=s["chains"], random_seed=seed, progressbar=False, sampler=sampler)
     wall = time.perf_counter() - t0
     post = fit.idata["posterior"].to_dataset()
     names = checked_variables(post)
@@ -160,6 +162,12 @@ def engine_call(engine, formula, data, s, seed):
         return run_hiermod(formula, data, True, s, seed)
     if engine == "hiermod-explicit":
         return run_hiermod(formula, data, False, s, seed)
+    if engine == "hiermod-marginal-numpyro":
+        out = run_hiermod(formula, data, True, s, seed, sampler="numpyro")
+        import jax
+
+        out["jax_devices"] = [str(d) for d in jax.devices()]
+        return out
     if engine == "bambi":
         return run_bambi(formula, data, "pymc", s, seed)
     if engine == "bambi-nutpie":
@@ -237,7 +245,7 @@ def format_table(rows: list[dict]) -> str:
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case in CASES:
         med = {}
-        for eng in ALL:
+        for eng in ALL + EXTRA:
             rs = groups.get((case, eng))
             if rs:
                 med[eng] = {k: stt.median([r[k] for r in rs if r.get(k) is not None])
@@ -279,7 +287,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--case", action="append", choices=list(CASES),
                     help="case to run (repeatable; default: all but sim_10m)")
-    ap.add_argument("--engines", help=f"comma-separated subset of {', '.join(ALL)} "
+    ap.add_argument("--engines", help=f"comma-separated subset of {', '.join(ALL + EXTRA)} "
                     "(default: the case's own list)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--draws", type=int, default=1000)

@@ -146,7 +146,7 @@ NB01 = [
         plots.plot_icc(null.icc_draws())
     """),
     md("""
-    About an eighth of the variation in log radon lies between counties. That sounds small,
+    About a seventh of the variation in log radon lies between counties. That sounds small,
     but it is not ignorable: two homes of the same county are clearly more alike than two
     homes picked at random, so the 919 homes are not 919 independent pieces of information
     about the state.
@@ -309,7 +309,7 @@ NB01 = [
 
     * Complete pooling ignores real differences between counties; no pooling over-reads the
       noise of small counties; partial pooling weights each county's data by its precision.
-    * The ICC from the null model (ρ ≈ 0.13 here) says how alike units of a group are; the
+    * The ICC from the null model (ρ ≈ 0.14 here) says how alike units of a group are; the
       design effect 1 + (n̄ − 1)ρ says how much that costs in effective sample size.
     * Shrinkage λⱼ = τ²/(τ² + σ²/nⱼ) is small for small groups: they move most.
     * The classical shrinkage formula matches the posterior means; the posterior adds honest
@@ -465,8 +465,8 @@ NB02 = [
     * `Intercept`, `gmean(ses, school)`, `sector[Public]`: a Catholic school of average SES
       scores about 13 points (at its mean pupil); public schools score lower, and schools with
       a higher mean SES higher.
-    * `cwc(ses, school)`: within a Catholic school of average SES, one unit of SES is worth a
-      little over one point.
+    * `cwc(ses, school)`: within a Catholic school of average SES, one unit of SES is worth
+      about 1.3 points.
     * `sector[Public]:cwc(ses, school)`: in public schools the SES slope is about 1.6 points
       **steeper** — achievement depends more on family background there.
     * `gmean(ses, school):cwc(ses, school)`: in richer schools the SES slope is steeper too.
@@ -558,8 +558,8 @@ NB03 = [
     """),
     md("""
     On average, reaction time starts around 250 ms and rises by about 10 ms per day of sleep
-    restriction. The subject-level standard deviations are large: subjects differ by about 25
-    ms at baseline (`sd(Intercept | Subject)`) and by about 6 ms/day in their slopes
+    restriction. The subject-level standard deviations are large: subjects differ by about 27
+    ms at baseline (`sd(Intercept | Subject)`) and by about 6.5 ms/day in their slopes
     (`sd(Days | Subject)`). The correlation of intercepts and slopes is weakly positive, but
     its interval covers zero comfortably: 18 subjects say little about a correlation.
     """),
