@@ -166,7 +166,7 @@ def engine_call(engine, formula, data, s, seed):
         out = run_hiermod(formula, data, True, s, seed, sampler="numpyro")
         import jax
 
-        out["jax_devices"] = [str(d) for d in jax.devices()]
+        out["jax_backend"] = f"{jax.default_backend()} ({len(jax.devices())} devices)"
         return out
     if engine == "bambi":
         return run_bambi(formula, data, "pymc", s, seed)
