@@ -67,7 +67,6 @@ class Output:
     name: str
     coords: tuple[int, ...]
     scalar: bool
-    shift: bool = False  # stored as is ((1 + z)/2 for partial correlations)
 
 
 def _transform(prior: Prior) -> int:
@@ -112,9 +111,10 @@ class CompiledMarginal:
                                       tuple(range(start, len(coords))), False))
         for bi, block in enumerate(fd.blocks):
             if len(block) > 1:
-                shapes = partial_correlation_shapes(len(block), priors[lkj_key(fd.name)].kwargs["eta"])
-                self.blocks.append((len(coords), tuple(block)))
+                eta = priors[lkj_key(fd.name)].kwargs["eta"]
                 first = len(coords)
+                self.blocks.append((first, tuple(block)))
+                shapes = partial_correlation_shapes(len(block), eta)
                 coords.extend(Coordinate(_beta_prior(b), LOGODDS, PCORR) for b in shapes)
                 outputs.append(Output(names.group_pcorr(fd.name, bi),
                                       tuple(range(first, len(coords))), False))
