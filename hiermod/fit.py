@@ -59,9 +59,8 @@ class Fit(FitReports):
     def model(self):
         """The PyMC model (rebuilt on demand, e.g. after :func:`load_fit`)."""
         if self.model_path == PATH_MARGINAL:
-            graph = self.settings.sampler == "numpyro"
             return build_marginal_model(self.design, self.user_priors,
-                                        implementation="graph" if graph else "op")
+                                        implementation=pymc_implementation(self.settings))
         return build_model(self.design, self.user_priors, self.parameterization)
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
@@ -163,9 +162,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     if path == PATH_MARGINAL:
         stats = group_stats(design)
         implementation = marginal_implementation(settings)
-        pm_model = build_marginal_model(
-            design, priors, stats=stats,
-            implementation="graph" if implementation == "graph" else "op")
+        pm_model = build_marginal_model(design, priors, stats=stats,
+                                        implementation=pymc_implementation(settings))
         if implementation == "compiled":
             t_load = time.perf_counter()
             # numba loads the callback from its disk cache here (compiles it on first use)
@@ -201,6 +199,11 @@ def marginal_implementation(settings: SamplerSettings) -> str:
     with the numba Op under PyMC's NUTS (``"op"``), or with plain PyTensor operations under
     JAX (``"graph"``, numpyro)."""
     return {"nutpie": "compiled", "numpyro": "graph"}.get(settings.sampler, "op")
+
+
+def pymc_implementation(settings: SamplerSettings) -> str:
+    """The PyMC marginal model's likelihood: the numba Op, or plain PyTensor under JAX."""
+    return "graph" if settings.sampler == "numpyro" else "op"
 
 
 def add_observed(idata: xr.DataTree, design: Design) -> None:
