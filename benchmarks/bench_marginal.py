@@ -73,31 +73,35 @@ def load_data(source: str):
     return hm.datasets.load(source)
 
 
-def min_bulk_ess(posterior, var_names) -> float:
-    import arviz as az
-    import numpy as np
-
+def without_unit_diagonals(posterior, var_names):
+    """The variables, with the constant diagonal (= 1) of each correlation matrix masked."""
     ds = posterior[var_names]
     for v in var_names:
         if v.startswith("corr_"):
             a, b = ds[v].dims[-2:]
             ds[v] = ds[v].where(ds[v][a] != ds[v][b])
-    ess = az.ess(ds, method="bulk")
-    vals = np.concatenate([np.asarray(ess[v]).ravel() for v in ess.data_vars])
-    return float(np.nanmin(vals))
+    return ds
+
+
+def all_values(ds):
+    import numpy as np
+
+    return np.concatenate([np.asarray(ds[v]).ravel() for v in ds.data_vars])
+
+
+def min_bulk_ess(posterior, var_names) -> float:
+    import arviz as az
+    import numpy as np
+
+    ess = az.ess(without_unit_diagonals(posterior, var_names), method="bulk")
+    return float(np.nanmin(all_values(ess)))
 
 
 def max_rhat(posterior, var_names) -> float:
     import arviz as az
     import numpy as np
 
-    ds = posterior[var_names]
-    for v in var_names:
-        if v.startswith("corr_"):
-            a, b = ds[v].dims[-2:]
-            ds[v] = ds[v].where(ds[v][a] != ds[v][b])
-    r = az.rhat(ds)
-    return float(np.nanmax(np.concatenate([np.asarray(r[v]).ravel() for v in r.data_vars])))
+    return float(np.nanmax(all_values(az.rhat(without_unit_diagonals(posterior, var_names)))))
 
 
 def run_hiermod(formula, data, marginalize, s, seed, sampler="nutpie"):

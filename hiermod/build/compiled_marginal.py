@@ -36,7 +36,7 @@ import xarray as xr
 
 from .. import names
 from ..priors import Prior, lkj_key
-from .lkj import partial_correlation_shapes
+from .lkj import cholesky_from_partial, partial_correlation_shapes
 from .marginal_op import marginal_terms
 from .prior_kernels import CODES, IDENTITY, LOG, LOGODDS, constrained, support_point, \
     unconstrained_logp
@@ -53,7 +53,8 @@ class Coordinate:
     """One unconstrained coordinate: its prior, transform and role (FIXED i / SD of term k /
     PCORR (a partial correlation; its block is in :attr:`CompiledMarginal.blocks`) / SIGMA)."""
 
-    prior: Prior
+    dist: str
+    params: tuple[float, ...]
     transform: int
     role: int
     i: int = 0
@@ -69,8 +70,10 @@ class Output:
     scalar: bool
 
 
-def _transform(prior: Prior) -> int:
-    return LOG if prior.positive else IDENTITY
+def _coordinate(prior: Prior, role: int, **where: int) -> Coordinate:
+    """A coordinate with a user prior: log scale for the positive families."""
+    return Coordinate(prior.dist, tuple(prior.kwargs.values()),
+                      LOG if prior.positive else IDENTITY, role, **where)
 
 
 class CompiledMarginal:
@@ -102,7 +105,7 @@ class CompiledMarginal:
             for k in block:
                 prior = priors[names.sd_label(fd.name, fd.terms[k])]
                 self.sd_coord[k] = len(coords)
-                coords.append(Coordinate(prior, _transform(prior), SD, k=k))
+                coords.append(_coordinate(prior, SD, k=k))
             if len(block) == 1:
                 outputs.append(Output(f"{names.group_sd(fd.name)}[{fd.terms[block[0]]}]",
                                       (start,), True))
@@ -115,12 +118,12 @@ class CompiledMarginal:
                 first = len(coords)
                 self.blocks.append((first, tuple(block)))
                 shapes = partial_correlation_shapes(len(block), eta)
-                coords.extend(Coordinate(_beta_prior(b), LOGODDS, PCORR) for b in shapes)
+                coords.extend(Coordinate("Beta", (b, b), LOGODDS, PCORR) for b in shapes)
                 outputs.append(Output(names.group_pcorr(fd.name, bi),
                                       tuple(range(first, len(coords))), False))
         self.sigma_coord = len(coords)
         outputs.append(Output(names.SIGMA, (len(coords),), True))
-        coords.append(Coordinate(priors[names.SIGMA], LOG, SIGMA))
+        coords.append(_coordinate(priors[names.SIGMA], SIGMA))
         self.coords, self.outputs = coords, outputs
         self.n_dim = len(coords)
         self.buffer = self._pack()
@@ -139,14 +142,14 @@ class CompiledMarginal:
             slope_idx = [k for k in range(len(terms)) if k != k0]
             prior = priors[names.INTERCEPT]
             outputs.append(Output(names.CENTERED_INTERCEPT, (0,), True))
-            coords.append(Coordinate(prior, _transform(prior), FIXED, i=0))
+            coords.append(_coordinate(prior, FIXED, i=0))
         else:
             k0, slope_idx = None, list(range(len(terms)))
         slope_terms = [terms[k] for k in slope_idx]
         first = len(coords)
         for t in slope_terms:
             prior = priors[t]
-            coords.append(Coordinate(prior, _transform(prior), FIXED, i=len(coords)))
+            coords.append(_coordinate(prior, FIXED, i=len(coords)))
         if slope_terms and all(priors[t].dist == "Normal" for t in slope_terms):
             outputs.append(Output(names.SLOPES, tuple(range(first, len(coords))), False))
         else:
@@ -167,8 +170,8 @@ class CompiledMarginal:
         M = st.to_centred @ self.B if self.B.size else np.zeros((0, 0))
         prior_rows = []
         for c in self.coords:
-            params = list(c.prior.kwargs.values()) + [0.0] * (3 - len(c.prior.params))
-            prior_rows.append([CODES[c.prior.dist], c.transform, *params])
+            params = list(c.params) + [0.0] * (3 - len(c.params))
+            prior_rows.append([CODES[c.dist], c.transform, *params])
         roles = [[c.role, c.i, c.k] for c in self.coords]
         blocks = np.zeros((max(len(self.blocks), 1), 2 + self.q))
         for r, (first, terms) in enumerate(self.blocks):
@@ -195,7 +198,7 @@ class CompiledMarginal:
         rng = np.random.default_rng(seed)
         start = np.empty(self.n_dim)
         for i, c in enumerate(self.coords):
-            v = support_point(c.prior.dist, tuple(c.prior.kwargs.values()))
+            v = support_point(c.dist, c.params)
             if c.transform == LOG:
                 v = np.log(v)
             elif c.transform == LOGODDS:
@@ -257,26 +260,10 @@ class CompiledMarginal:
 
 def correlation_from_partial(z: np.ndarray, d: int) -> np.ndarray:
     """R = L_R L_Rᵀ of a d-term block from draws of its partial correlations z (..., ≥ K),
-    the first K = d(d−1)/2 used (row order, as :func:`hiermod.build.lkj.cholesky_from_partial`)."""
-    LR = np.zeros(z.shape[:-1] + (d, d))
-    LR[..., 0, 0] = 1.0
-    k = 0
-    for i in range(1, d):
-        used = np.zeros(z.shape[:-1])
-        for j in range(i):
-            LR[..., i, j] = z[..., k] * np.sqrt(1.0 - used)
-            used = used + LR[..., i, j] ** 2
-            k += 1
-        LR[..., i, i] = np.sqrt(1.0 - used)
+    the first K = d(d−1)/2 used (:func:`hiermod.build.lkj.cholesky_from_partial`)."""
+    K = d * (d - 1) // 2
+    LR = np.moveaxis(cholesky_from_partial(np.moveaxis(z[..., :K], -1, 0), d), (0, 1), (-2, -1))
     return LR @ np.swapaxes(LR, -1, -2)
-
-
-def _beta_prior(eta: float) -> Prior:
-    """Beta(η, η) for (1 + z)/2 (not a user-facing prior family)."""
-    p = object.__new__(Prior)
-    object.__setattr__(p, "dist", "Beta")
-    object.__setattr__(p, "params", (("alpha", float(eta)), ("beta", float(eta))))
-    return p
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

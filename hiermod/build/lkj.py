@@ -31,18 +31,20 @@ def partial_correlation_shapes(d: int, eta: float) -> np.ndarray:
 
 def cholesky_from_partial(z, d: int):
     """Lower-triangular L (d × d, rows of unit length) from the C-vine partial correlations z
-    (length d(d−1)/2, row order); works on PyTensor or NumPy arrays."""
+    (length d(d−1)/2, row order); works on PyTensor or NumPy arrays. NumPy z may carry batch
+    axes after the first (K, ...): L is then (d, d, ...)."""
     lib = pt if isinstance(z, pt.TensorVariable) else np
+    one, zero = lib.ones_like(z[0]), lib.zeros_like(z[0])
     rows, k = [], 0
     for i in range(d):
-        row, used = [], 0.0
+        row, used = [], zero
         for j in range(i):
-            value = z[k] * lib.sqrt(1.0 - used) if j else z[k]
+            value = z[k] * lib.sqrt(1.0 - used)
             row.append(value)
             used = used + value**2
             k += 1
-        row.append(lib.sqrt(1.0 - used) if i else lib.ones(()))
-        row.extend([lib.zeros(())] * (d - i - 1))
+        row.append(lib.sqrt(1.0 - used) if i else one)
+        row.extend([zero] * (d - i - 1))
         rows.append(lib.stack(row))
     return lib.stack(rows)
 

@@ -96,10 +96,11 @@ def constrained(transform: int, y: np.ndarray) -> np.ndarray:
 
 
 def support_point(dist: str, params: tuple[float, ...]) -> float:
-    """PyMC's default starting value of each family (before the ±1 jitter)."""
-    a = params[0] if params else 0.0
-    return {"Normal": a, "StudentT": params[1] if len(params) > 1 else 0.0, "Cauchy": a,
-            "HalfNormal": a, "HalfStudentT": params[1] if len(params) > 1 else 1.0,
-            "HalfCauchy": a, "Exponential": 1.0 / a if a else 1.0,
-            "Gamma": a / params[1] if len(params) > 1 else 1.0,
-            "Beta": 0.5}[dist]
+    """PyMC's default starting value of each family (before the ±1 jitter); ``params`` in the
+    order of :data:`hiermod.priors.DISTRIBUTIONS` (Beta: alpha, beta)."""
+    rules = {"Normal": lambda mu, sigma: mu, "StudentT": lambda nu, mu, sigma: mu,
+             "Cauchy": lambda alpha, beta: alpha, "HalfNormal": lambda sigma: sigma,
+             "HalfStudentT": lambda nu, sigma: sigma, "HalfCauchy": lambda beta: beta,
+             "Exponential": lambda lam: 1.0 / lam, "Gamma": lambda alpha, beta: alpha / beta,
+             "Beta": lambda alpha, beta: alpha / (alpha + beta)}
+    return float(rules[dist](*params))
