@@ -8,8 +8,8 @@ Usage::
 For each case in tests/reference/cases.json and each method (REML and ML for gaussian cases,
 Laplace ML for the others) it reports the median wall-clock time of
 
-* ``fit``: :func:`hiermod.reml.fit_lmm` / :func:`fit_glmm` from a ready Design, and
-* ``end-to-end``: :func:`hiermod.reml.reml` from the formula and the DataFrame (formula
+* ``fit``: :func:`hiermod.mle.fit_lmm` / :func:`fit_glmm` from a ready Design, and
+* ``end-to-end``: :func:`hiermod.mle.reml` from the formula and the DataFrame (formula
   parsing and design matrices included, as in lme4's ``lmer()`` call),
 
 next to lme4's ``time_s`` (median of 5 ``lmer`` / ``glmer`` calls, recorded in the reference
@@ -36,8 +36,8 @@ import scipy  # noqa: E402
 
 from hiermod import datasets  # noqa: E402
 from hiermod.design import make_design  # noqa: E402
-from hiermod.reml import fit_glmm, fit_lmm, reml  # noqa: E402
-from hiermod.spec.formula import parse_formula  # noqa: E402
+from hiermod.mle import fit_glmm, fit_lmm, reml  # noqa: E402
+from hiermod.formula import parse_formula  # noqa: E402
 
 REF = ROOT / "tests" / "reference"
 

@@ -1,28 +1,31 @@
-"""hiermod: Bayesian multilevel models from textbook specs or lme4 formulas, on PyMC."""
+"""hiermod: Bayesian multilevel models from textbook specs or lme4 formulas, on PyMC.
 
-from . import datasets
-from .build import build_model
-from .design import Design, FactorDesign, make_design
-from .diagnostics import Diagnostics
-from .errors import DataError, HiermodError, SamplingError, SpecError
-from .fit import Fit, fit
-from .io import load_fit
-from .priors import Prior, default_priors
-from .reml import RemlFit, reml, reml_vs_ml
-from .report import compare_fits, null_model
-from .report.compare import compare
-from .sample import SamplerSettings
-from .spec.equations import Equations, equations
-from .spec.formula import parse_formula
-from .spec.levels import check_levels, levels
-from .spec.toml import ModelFile, load_model
-from .spec.types import GroupSpec, Response, Spec
+The public names below are loaded on first use (SPEC 1 lazy loading), so ``import hiermod``
+and the command line's ``--help`` do not import PyMC.
+"""
 
-__all__ = [
-    "DataError", "Design", "Diagnostics", "Equations", "FactorDesign", "Fit", "GroupSpec",
-    "HiermodError", "ModelFile", "Prior", "RemlFit", "Response", "SamplerSettings",
-    "SamplingError", "Spec", "SpecError", "build_model", "check_levels", "compare",
-    "compare_fits", "datasets", "default_priors", "equations", "fit", "levels", "load_fit",
-    "load_model", "make_design", "null_model", "parse_formula", "reml", "reml_vs_ml",
-]
-__version__ = "0.1.0"
+import lazy_loader
+
+from .version import __version__
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["datasets", "families", "mle", "plots", "report"],
+    submod_attrs={
+        "design": ["DataWarning", "Design", "FactorDesign", "make_design"],
+        "diagnostics": ["Diagnostics"],
+        "errors": ["DataError", "HiermodError", "InputError", "SamplingError", "SpecError"],
+        "fitting": ["fit", "load_fit", "null_model"],
+        "formula": ["GroupSpec", "Response", "Spec", "check_levels", "levels", "parse_formula"],
+        "mle": ["RemlFit", "reml", "reml_vs_ml"],
+        "model": ["build_model"],
+        "marginal": ["build_marginal_model"],
+        "modelfile": ["ModelFile", "load_model"],
+        "output.equations": ["Equations", "equations"],
+        "priors": ["Prior", "default_priors"],
+        "report": ["compare", "compare_fits"],
+        "result": ["Fit"],
+        "sample": ["SamplerSettings"],
+    },
+)
+__all__ = [*__all__, "__version__"]

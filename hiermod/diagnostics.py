@@ -17,13 +17,10 @@ RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
 
 
-def checked_variables(posterior) -> list[str]:
+def checked_variables(posterior, design) -> list[str]:
     """The model's reported parameters: fixed effects, sds, correlations, sigma, group effects."""
-    keep = []
-    for v in posterior.data_vars:
-        if v in (names.FIXED, names.SIGMA) or v.startswith(("sd_", "corr_", "u_")):
-            keep.append(v)
-    return keep
+    wanted = names.reported_variables(fd.name for fd in design.factors)
+    return [v for v in wanted if v in posterior.data_vars]
 
 
 def _extreme(ds, fn) -> float:
@@ -33,14 +30,14 @@ def _extreme(ds, fn) -> float:
     return float(fn(vals)) if len(vals) else float("nan")
 
 
-def _constant_free(posterior, var_names):
+def _constant_free(posterior, var_names, design):
     """Drop entries that are constant by construction (the diagonal of a correlation matrix)."""
     ds = posterior[var_names]
-    for v in var_names:
-        if v.startswith("corr_"):
-            a, b = ds[v].dims[-2:]
-            mask = ds[v][a] != ds[v][b]
-            ds[v] = ds[v].where(mask)
+    for fd in design.factors:
+        v = names.group_corr(fd.name)
+        if v in ds:
+            a, b = names.term_dim(fd.name), names.term_dim_bis(fd.name)
+            ds[v] = ds[v].where(ds[v][a] != ds[v][b])
     return ds
 
 
@@ -61,9 +58,13 @@ class Diagnostics:
         return not self.problems
 
     def as_dict(self) -> dict:
-        return {"max_rhat": self.max_rhat, "min_ess_bulk": self.min_ess_bulk,
-                "min_ess_tail": self.min_ess_tail, "divergences": self.divergences,
-                "treedepth_hits": self.treedepth_hits, "ok": self.ok,
+        """JSON-ready: NaN becomes None."""
+        def num(x):
+            return float(x) if np.isfinite(x) else None
+
+        return {"ok": self.ok, "max_rhat": num(self.max_rhat),
+                "min_ess_bulk": num(self.min_ess_bulk), "min_ess_tail": num(self.min_ess_tail),
+                "divergences": int(self.divergences), "treedepth_hits": int(self.treedepth_hits),
                 "problems": list(self.problems), "notes": list(self.notes)}
 
     def __str__(self) -> str:
@@ -83,11 +84,11 @@ def count_stat(stats, *candidates) -> int:
     return 0
 
 
-def diagnose(dt, parameterization: str = "noncentered") -> Diagnostics:
+def diagnose(dt, design, parameterization: str = "noncentered") -> Diagnostics:
     """Check R-hat, ESS, divergences and tree depth over every reported parameter."""
     post = dt["posterior"].to_dataset()
-    var_names = checked_variables(post)
-    ds = _constant_free(post, var_names)
+    var_names = checked_variables(post, design)
+    ds = _constant_free(post, var_names, design)
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
     rhat = _extreme(az.rhat(ds), np.max) if n_chains > 1 else float("nan")
     ess_bulk = _extreme(az.ess(ds, method="bulk"), np.min)

@@ -21,6 +21,10 @@ class DataError(HiermodError, ValueError):
     """The data do not fit the specification (unknown column, missing values, bad outcome, ...)."""
 
 
+class InputError(HiermodError, ValueError):
+    """Bad command-line input: conflicting or missing options (exit status 2)."""
+
+
 class SamplingError(HiermodError, RuntimeError):
     """The sampler could not run (not raised for poor diagnostics: those are reported)."""
 

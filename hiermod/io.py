@@ -1,15 +1,15 @@
-"""Save a Fit to one netCDF file and load it back exactly.
+"""A fit's files: one netCDF file with the DataTree's groups, the model's data columns (group
+``hiermod_data``) and, in the root attributes, everything needed to rebuild the fit (formula,
+family, priors, parameterization, sampler settings, timings).
 
-The file holds the DataTree's groups, the model's data columns (group ``hiermod_data``) and,
-in the root attributes, the formula, family, priors, parameterization, sampler settings and
-timings. Loading re-parses the formula and rebuilds the Design from the stored data, so every
-report works on a loaded fit as on the original.
+This module reads and writes the pieces; :func:`hiermod.load_fit` re-parses the formula and
+rebuilds the Design from the stored data, so every report works on a loaded fit as on the
+original.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +18,20 @@ import xarray as xr
 
 from .errors import DataError
 from .priors import Prior
-from .sample import SamplerSettings
 
 DATA_GROUP = "hiermod_data"
 ROW_DIM = "row"
 FORMAT_VERSION = 1
+#: attributes stored as JSON text
+JSON_ATTRS = ("priors", "settings", "timing", "dropped_rows")
 
 
-def priors_to_json(priors: dict[str, Prior]) -> str:
-    return json.dumps({k: {"dist": p.dist, **p.kwargs} for k, p in priors.items()})
+def priors_to_json(priors: dict[str, Prior]) -> dict:
+    return {k: {"dist": p.dist, **p.kwargs} for k, p in priors.items()}
 
 
-def priors_from_json(text: str) -> dict[str, Prior]:
-    return {k: Prior(v.pop("dist"), **v) for k, v in json.loads(text).items()}
+def priors_from_json(entries: dict) -> dict[str, Prior]:
+    return {k: Prior(v.pop("dist"), **v) for k, v in entries.items()}
 
 
 def frame_to_dataset(frame: pd.DataFrame) -> xr.Dataset:
@@ -55,29 +56,18 @@ def dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     return frame
 
 
-def save_fit(fit, path) -> None:
-    tree = fit.idata.copy()
-    tree[DATA_GROUP] = xr.DataTree(frame_to_dataset(fit.data))
-    tree.attrs.update({
-        "hiermod_format": FORMAT_VERSION,
-        "formula": fit.spec.formula,
-        "family": fit.spec.family,
-        "priors": priors_to_json(fit.user_priors),
-        "parameterization": fit.parameterization,
-        "model_path": fit.model_path,
-        "settings": json.dumps(asdict(fit.settings)),
-        "timing": json.dumps(fit.timing),
-        "dropped_rows": json.dumps([str(r) for r in fit.design.dropped_rows]),
-    })
+def write_fit(path, idata: xr.DataTree, data: pd.DataFrame, attrs: dict) -> None:
+    """Write the DataTree, the data columns and ``attrs`` (JSON-able values) to ``path``."""
+    tree = idata.copy()
+    tree[DATA_GROUP] = xr.DataTree(frame_to_dataset(data))
+    tree.attrs.update({"hiermod_format": FORMAT_VERSION,
+                       **{k: json.dumps(v) if k in JSON_ATTRS else v for k, v in attrs.items()}})
     tree.to_netcdf(Path(path), engine="h5netcdf")
 
 
-def load_fit(path):
-    """Read a Fit written by ``Fit.save``."""
-    from .design import make_design
-    from .fit import Fit
-    from .spec.formula import parse_formula
-
+def read_fit(path) -> tuple[xr.DataTree, pd.DataFrame, dict]:
+    """(DataTree without the data group, data frame, attributes) of a file :func:`write_fit`
+    wrote."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no saved fit at '{path}'")
@@ -86,13 +76,6 @@ def load_fit(path):
     if "hiermod_format" not in attrs:
         raise DataError(f"'{path}' is not a fit saved by hiermod (no 'hiermod_format' attribute)")
     frame = dataset_to_frame(tree[DATA_GROUP].to_dataset())
-    spec = parse_formula(attrs["formula"], family=attrs["family"])
-    design = make_design(spec, frame)
     groups = {f"/{name}": tree[name].to_dataset() for name in tree.children if name != DATA_GROUP}
-    idata = xr.DataTree.from_dict(groups)
-    return Fit(idata=idata, spec=spec, design=design, data=frame,
-               user_priors=priors_from_json(attrs["priors"]),
-               parameterization=attrs["parameterization"],
-               settings=SamplerSettings(**json.loads(attrs["settings"])),
-               timing=json.loads(attrs["timing"]),
-               model_path=attrs.get("model_path", "explicit"))
+    attrs.update({k: json.loads(attrs[k]) for k in JSON_ATTRS if k in attrs})
+    return xr.DataTree.from_dict(groups), frame, attrs

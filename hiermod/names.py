@@ -13,23 +13,35 @@ name                dims                                   meaning
 ``mu``              (``obs``,)                             linear predictor η (link scale)
 ``y``               (``obs``,)                             the outcome
 ==================  =====================================  ===============================
+
+User names (columns, grouping factors) become dims and summary rows; :func:`check_user_names`
+rejects those that would collide with hiermod's own.
 """
 
 from __future__ import annotations
 
 import re
 
+from .errors import SpecError
+
 FIXED = "beta"
 FIXED_DIM = "fixed_term"
 SIGMA = "sigma"
 OBS_DIM = "obs"
 OUTCOME = "y"
+TRIALS = "trials"
 LINPRED = "mu"
 INTERCEPT = "Intercept"
 CENTERED_INTERCEPT = "Intercept_centered"  # intercept at the predictors' means (sampled)
 SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
 MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | β, Σ, σ), group effects integrated out
+SAMPLE_DIMS = ("chain", "draw")
+
+#: dims hiermod makes or ArviZ reads, which no grouping factor may take as its name
+RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, *SAMPLE_DIMS})
+#: rows that variance, ICC and R² tables hold next to the grouping factors
+RESERVED_FACTORS = frozenset({"residual", "fixed"})
 
 
 def _safe(factor: str) -> str:
@@ -46,8 +58,18 @@ def group_effects_raw(factor: str) -> str:
     return f"z_{_safe(factor)}"
 
 
+def group_effects_block(factor: str, block: int) -> str:
+    """The centred group effects of one block of terms, as sampled."""
+    return f"{group_effects_raw(factor)}_{block}"
+
+
 def group_sd(factor: str) -> str:
     return f"sd_{_safe(factor)}"
+
+
+def group_sd_term(factor: str, term: str) -> str:
+    """The sd of one uncorrelated term, as sampled (``sd_<g>`` collects them)."""
+    return f"{group_sd(factor)}[{term}]"
 
 
 def group_corr(factor: str) -> str:
@@ -56,13 +78,18 @@ def group_corr(factor: str) -> str:
 
 def group_pcorr(factor: str, block: int) -> str:
     """The partial correlations z of one block of correlated effects, stored as (1 + z)/2
-    (Beta variables; see :mod:`hiermod.build.lkj`)."""
+    (Beta variables; see :mod:`hiermod.model.lkj`)."""
     return f"pcorr_{_safe(factor)}_{block}"
 
 
 def group_sd_block(factor: str, block: int) -> str:
     """The sds of one block of correlated effects, as sampled (``sd_<g>`` collects them)."""
     return f"{group_sd(factor)}_block{block}"
+
+
+def fixed_slope_term(term: str) -> str:
+    """A fixed slope sampled on its own (a non-Normal prior)."""
+    return f"{SLOPES}[{term}]"
 
 
 def group_dim(factor: str) -> str:
@@ -77,6 +104,55 @@ def term_dim(factor: str) -> str:
 def term_dim_bis(factor: str) -> str:
     """Second copy of the term dimension, for square matrices (correlations)."""
     return f"{factor}_term_"
+
+
+def factor_dims(factor: str) -> tuple[str, str, str]:
+    return group_dim(factor), term_dim(factor), term_dim_bis(factor)
+
+
+def reported_variables(factors) -> tuple[str, ...]:
+    """The model variables that diagnostics and summaries cover, for the given factor names:
+    fixed effects, sigma, and per factor the group effects, sds and correlations."""
+    out = [FIXED, SIGMA]
+    for f in factors:
+        out += [group_effects(f), group_sd(f), group_corr(f)]
+    return tuple(out)
+
+
+def check_user_names(fixed_terms, factors) -> None:
+    """Reject fixed terms and grouping factors whose names collide with hiermod's own.
+
+    Raises
+    ------
+    SpecError
+        A grouping factor named like a dim hiermod makes (``obs``, ``fixed_term``, ``chain``,
+        ``draw``) or a row of its tables (``residual``, ``fixed``), two factors whose dims or variable names coincide
+        (``g`` and ``g_term``; ``a:b`` and ``a__b``), or a fixed term named ``sigma``.
+    """
+    if SIGMA in fixed_terms:
+        raise SpecError(f"a predictor is named '{SIGMA}', the name of the residual sd: rename "
+                        "the column")
+    seen: dict[str, str] = {}
+    for f in factors:
+        if f.lower() in RESERVED_FACTORS:
+            raise SpecError(f"the grouping factor '{f}' has a name hiermod's tables use for "
+                            f"other rows ({', '.join(sorted(RESERVED_FACTORS))}): rename the "
+                            "column")
+        for dim in factor_dims(f):
+            if dim in RESERVED_DIMS:
+                raise SpecError(f"the grouping factor '{f}' gives the dimension '{dim}', a name "
+                                f"hiermod reserves ({', '.join(sorted(RESERVED_DIMS))}): rename "
+                                "the column")
+            if dim in seen and seen[dim] != f:
+                raise SpecError(f"the grouping factors '{seen[dim]}' and '{f}' both give the "
+                                f"dimension '{dim}': rename one of the columns")
+            seen[dim] = f
+    safe: dict[str, str] = {}
+    for f in factors:
+        other = safe.setdefault(_safe(f), f)
+        if other != f:
+            raise SpecError(f"the grouping factors '{other}' and '{f}' give the same variable "
+                            f"name '{group_effects(f)}': rename one of the columns")
 
 
 # --- rows of summaries --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Priors: a small declarative description, default choices scaled to the data, user overrides.
 
 Defaults (weakly informative, in the spirit of rstanarm; s_y is sd(y) for gaussian models and
-1 on the link scale otherwise, s_x the sd of a predictor column):
+1 on the link scale otherwise — the family's :meth:`~hiermod.families.Family.prior_location_scale`
+— and s_x the sd of a predictor column):
 
 ==========================  ===========================================================
 parameter                   default prior
@@ -16,30 +17,35 @@ lkj(g)                      LKJ(eta = 2) on each block of correlated varying eff
 ==========================  ===========================================================
 
 Keys of ``priors=``: a fixed term ("floor", "Intercept"), ``"sigma"``, ``"sd(x | g)"`` for one
-sd, ``"sd(g)"`` for every sd of g, ``"lkj(g)"``. Only the distributions in :data:`DISTRIBUTIONS`
-can be named, so a prior read from a spec file never runs code.
+sd, ``"sd(g)"`` for every sd of g, ``"lkj(g)"``. They are parsed into the typed
+:class:`Priors`, so a key names one kind of parameter only. Only the distributions in
+:data:`DISTRIBUTIONS` can be named, so a prior read from a spec file never runs code.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import names
 from .errors import SpecError
+from .families import get_family
 
-#: distribution -> its parameters (all required), and whether its support is positive
-DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "Normal": (("mu", "sigma"), False),
-    "StudentT": (("nu", "mu", "sigma"), False),
-    "Cauchy": (("alpha", "beta"), False),
-    "HalfNormal": (("sigma",), True),
-    "HalfStudentT": (("nu", "sigma"), True),
-    "HalfCauchy": (("beta",), True),
-    "Exponential": (("lam",), True),
-    "Gamma": (("alpha", "beta"), True),
-    "LKJ": (("eta",), True),
+#: distribution -> its parameters (all required), whether its support is positive, and the
+#: parameters that must be > 0
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], bool, tuple[str, ...]]] = {
+    "Normal": (("mu", "sigma"), False, ("sigma",)),
+    "StudentT": (("nu", "mu", "sigma"), False, ("nu", "sigma")),
+    "Cauchy": (("alpha", "beta"), False, ("beta",)),
+    "HalfNormal": (("sigma",), True, ("sigma",)),
+    "HalfStudentT": (("nu", "sigma"), True, ("nu", "sigma")),
+    "HalfCauchy": (("beta",), True, ("beta",)),
+    "Exponential": (("lam",), True, ("lam",)),
+    "Gamma": (("alpha", "beta"), True, ("alpha", "beta")),
+    "LKJ": (("eta",), True, ("eta",)),
 }
 
 
@@ -51,16 +57,19 @@ class Prior:
     params: tuple[tuple[str, float], ...]
 
     def __init__(self, dist: str, **params: float) -> None:
-        if dist not in DISTRIBUTIONS:
-            raise SpecError(f"unknown prior distribution '{dist}'; choose one of "
+        if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
+            raise SpecError(f"unknown prior distribution {dist!r}; choose one of "
                             f"{', '.join(DISTRIBUTIONS)}")
-        need = DISTRIBUTIONS[dist][0]
+        need, _, positive = DISTRIBUTIONS[dist]
         if set(params) != set(need):
             raise SpecError(f"prior {dist} takes the parameters {', '.join(need)}; "
                             f"got {', '.join(params) or 'none'}")
         for k, v in params.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+            if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) \
+                    or not np.isfinite(v):
                 raise SpecError(f"prior {dist}: parameter {k} must be a finite number, got {v!r}")
+            if k in positive and v <= 0:
+                raise SpecError(f"prior {dist}: parameter {k} must be > 0, got {v!r}")
         object.__setattr__(self, "dist", dist)
         object.__setattr__(self, "params", tuple((k, float(params[k])) for k in need))
 
@@ -70,13 +79,8 @@ class Prior:
 
     @property
     def positive(self) -> bool:
+        """Whether the distribution's support is the positive half-line."""
         return DISTRIBUTIONS[self.dist][1]
-
-    def dist_obj(self):
-        """An unnamed PyMC distribution (``pm.X.dist``) for use inside other distributions."""
-        import pymc as pm
-
-        return getattr(pm, self.dist).dist(**self.kwargs)
 
     def create(self, name: str, **kwargs):
         """Create the named PyMC random variable inside the current model context."""
@@ -105,6 +109,26 @@ class Prior:
         return f"{self.dist}({args})"
 
 
+@dataclass(frozen=True)
+class Priors:
+    """Every parameter's prior, by kind: fixed terms, σ, the sd of (factor, term), the LKJ of a
+    factor's correlated blocks."""
+
+    fixed: Mapping[str, Prior]
+    sigma: Prior | None
+    sd: Mapping[tuple[str, str], Prior]
+    lkj: Mapping[str, Prior]
+
+    def labelled(self) -> dict[str, Prior]:
+        """The priors keyed as in ``priors=`` ("floor", "sigma", "sd(floor | county)", ...)."""
+        out = dict(self.fixed)
+        if self.sigma is not None:
+            out[names.SIGMA] = self.sigma
+        out.update({names.sd_label(f, t): p for (f, t), p in self.sd.items()})
+        out.update({lkj_key(f): p for f, p in self.lkj.items()})
+        return out
+
+
 def sd_key(factor: str) -> str:
     return f"sd({factor})"
 
@@ -118,70 +142,101 @@ def column_scale(x: np.ndarray) -> float:
     return s if s > 0 else 1.0
 
 
-def outcome_scale(design) -> tuple[float, float]:
-    """(centre, scale) of the outcome on the link scale: (ȳ, sd y) for gaussian models."""
-    y = design.y
-    match design.family:
-        case "gaussian":
-            return float(np.mean(y)), column_scale(y)
-        case "bernoulli" | "binomial":
-            p = float(np.sum(y) / (np.sum(design.trials) if design.trials is not None else len(y)))
-            p = min(max(p, 0.01), 0.99)
-            return float(np.log(p / (1 - p))), 1.0
-        case "poisson":
-            return float(np.log(max(np.mean(y), 0.01))), 1.0
-    raise SpecError(f"no default priors for family '{design.family}'")
+def default_prior_set(design) -> Priors:
+    """The default prior of every parameter of the design."""
+    family = get_family(design.family)
+    centre, s_y = family.prior_location_scale(design.y, design.trials)
+    fixed = {}
+    for k, term in enumerate(design.fixed_terms):
+        if term == names.INTERCEPT:
+            fixed[term] = Prior("Normal", mu=centre, sigma=2.5 * s_y)
+        else:
+            fixed[term] = Prior("Normal", mu=0.0, sigma=2.5 * s_y / column_scale(design.X[:, k]))
+    sigma = Prior("Exponential", lam=1.0 / s_y) if family.has_sigma else None
+    sd, lkj = {}, {}
+    for fd in design.factors:
+        for k, term in enumerate(fd.terms):
+            scale = s_y if term == names.INTERCEPT else s_y / column_scale(fd.Z[:, k])
+            sd[(fd.name, term)] = Prior("HalfNormal", sigma=scale)
+        if fd.correlated:
+            lkj[fd.name] = Prior("LKJ", eta=2.0)
+    return Priors(fixed, sigma, sd, lkj)
 
 
 def default_priors(design) -> dict[str, Prior]:
     """The default prior of every parameter of the design, keyed as in ``priors=``."""
-    centre, s_y = outcome_scale(design)
-    out: dict[str, Prior] = {}
-    for k, term in enumerate(design.fixed_terms):
-        if term == names.INTERCEPT:
-            out[term] = Prior("Normal", mu=centre, sigma=2.5 * s_y)
-        else:
-            out[term] = Prior("Normal", mu=0.0, sigma=2.5 * s_y / column_scale(design.X[:, k]))
-    if design.family == "gaussian":
-        out[names.SIGMA] = Prior("Exponential", lam=1.0 / s_y)
-    for fd in design.factors:
-        for k, term in enumerate(fd.terms):
-            scale = s_y if term == names.INTERCEPT else s_y / column_scale(fd.Z[:, k])
-            out[names.sd_label(fd.name, term)] = Prior("HalfNormal", sigma=scale)
-        if fd.correlated:
-            out[lkj_key(fd.name)] = Prior("LKJ", eta=2.0)
-    return out
+    return default_prior_set(design).labelled()
 
 
-def resolve_priors(design, user: dict | None = None) -> dict[str, Prior]:
-    """Defaults overridden by the user's priors; unknown keys are an error listing valid keys."""
-    priors = default_priors(design)
-    for key, prior in (user or {}).items():
+_SD_TERM = re.compile(r"sd\((.+)\|(.+)\)")
+_ONE_ARG = re.compile(r"(sd|lkj)\(([^|()]+)\)")
+
+
+def _targets(design, key: str, priors: Priors) -> tuple[str, list]:
+    """(kind, targets) that a user key names, or a SpecError listing the valid keys."""
+    k = key.strip()
+    factors = {fd.name: fd for fd in design.factors}
+    if k in priors.fixed:
+        return "fixed", [k]
+    if k == names.SIGMA and priors.sigma is not None:
+        return "sigma", [k]
+    m = _SD_TERM.fullmatch(k)
+    if m and (m.group(2).strip(), m.group(1).strip()) in priors.sd:
+        return "sd", [(m.group(2).strip(), m.group(1).strip())]
+    m = _ONE_ARG.fullmatch(k)
+    if m and m.group(2).strip() in factors:
+        fd = factors[m.group(2).strip()]
+        if m.group(1) == "sd":
+            return "sd", [(fd.name, t) for t in fd.terms]
+        if fd.name in priors.lkj:
+            return "lkj", [fd.name]
+    valid = list(priors.labelled()) + [sd_key(f) for f in factors]
+    hint = ""
+    if k == names.SIGMA:
+        hint = f" (a {design.family} model has no residual sd)"
+    elif k.startswith("lkj("):
+        hint = " (lkj(g) needs correlated varying effects of g: (1 + x | g))"
+    raise SpecError(f"unknown prior key '{key}'{hint}; valid keys: {', '.join(valid)}")
+
+
+def resolve_priors(design, user: Mapping | None = None) -> Priors:
+    """Defaults overridden by the user's priors; unknown keys are an error listing valid keys.
+
+    Raises
+    ------
+    SpecError
+        ``user`` not a dict, a value not a :class:`Prior`, an unknown key, an LKJ prior on
+        anything but ``lkj(g)`` (or another family there), a prior with negative support on
+        an sd or σ.
+    """
+    defaults = default_prior_set(design)
+    if user is None:
+        return defaults
+    if not isinstance(user, Mapping):
+        raise SpecError(f"priors must be a dict of key -> hiermod.Prior, got "
+                        f"{type(user).__name__}")
+    fixed, sd, lkj = dict(defaults.fixed), dict(defaults.sd), dict(defaults.lkj)
+    sigma = defaults.sigma
+    for key, prior in user.items():
         if not isinstance(prior, Prior):
             raise SpecError(f"priors['{key}'] must be a hiermod.Prior, got {type(prior).__name__}")
-        if key in priors:
-            targets = [key]
-        else:
-            fd_match = [fd for fd in design.factors if key in (sd_key(fd.name),)]
-            if not fd_match:
-                valid = list(priors) + [sd_key(fd.name) for fd in design.factors]
-                raise SpecError(f"unknown prior key '{key}'; valid keys: {', '.join(valid)}")
-            targets = [names.sd_label(fd_match[0].name, t) for t in fd_match[0].terms]
+        if not isinstance(key, str):
+            raise SpecError(f"prior keys must be strings, got {key!r}")
+        kind, targets = _targets(design, key, defaults)
+        if (kind == "lkj") != (prior.dist == "LKJ"):
+            raise SpecError(f"priors['{key}']: {'only LKJ' if kind == 'lkj' else 'LKJ only'} "
+                            f"fits {'a correlation' if kind == 'lkj' else 'correlations (lkj(g) keys)'}")
+        if kind in ("sd", "sigma") and not prior.positive:
+            raise SpecError(f"priors['{key}']: {prior.dist} puts mass on negative values; a "
+                            "standard deviation needs a positive prior (HalfNormal, "
+                            "Exponential, HalfStudentT, ...)")
         for t in targets:
-            want_lkj = t.startswith("lkj(")
-            if want_lkj != (prior.dist == "LKJ"):
-                raise SpecError(f"priors['{key}']: {'only LKJ' if want_lkj else 'LKJ only'} fits "
-                                f"{'a correlation' if want_lkj else 'correlations (lkj(g) keys)'}")
-            if (t == names.SIGMA or t.startswith("sd(")) and not prior.positive:
-                raise SpecError(f"priors['{key}']: {prior.dist} puts mass on negative values; a "
-                                "standard deviation needs a positive prior (HalfNormal, "
-                                "Exponential, HalfStudentT, ...)")
-            priors[t] = prior
-    return priors
-
-
-def prior_table(priors: dict[str, Prior]):
-    """The priors as a printable DataFrame (parameter -> prior)."""
-    import pandas as pd
-
-    return pd.DataFrame({"prior": {k: str(v) for k, v in priors.items()}})
+            if kind == "fixed":
+                fixed[t] = prior
+            elif kind == "sigma":
+                sigma = prior
+            elif kind == "sd":
+                sd[t] = prior
+            else:
+                lkj[t] = prior
+    return Priors(fixed, sigma, sd, lkj)

@@ -50,7 +50,7 @@ def resolve_seed(seed: int | None) -> int:
 
 def run_nutpie(model, s: SamplerSettings, seed: int, compiled=None):
     """nutpie on the PyMC model (compiled by PyTensor's numba back end), or on ``compiled``: a
-    :class:`~hiermod.build.compiled_marginal.CompiledMarginal` of the same model, whose
+    :class:`~hiermod.marginal.callback.CompiledMarginal` of the same model, whose
     posterior it maps back to the model's variables."""
     import nutpie
 
@@ -98,10 +98,20 @@ def tidy(dt) -> xr.DataTree:
     return xr.DataTree.from_dict(groups)
 
 
-def sample(model, settings: SamplerSettings, compiled=None) -> tuple[xr.DataTree, dict]:
-    """Sample the model; returns the DataTree and timings ``{"compile_s", "sample_s"}``.
+@dataclass(frozen=True)
+class Samples:
+    """The sampler's output: the DataTree, the seed it ran with and its timings
+    ``{"compile_s", "sample_s"}``."""
 
-    ``compiled``: the same model as a :class:`~hiermod.build.compiled_marginal.CompiledMarginal`,
+    tree: xr.DataTree
+    seed: int
+    times: dict
+
+
+def sample(model, settings: SamplerSettings, compiled=None) -> Samples:
+    """Sample the model.
+
+    ``compiled``: the same model as a :class:`~hiermod.marginal.callback.CompiledMarginal`,
     run by nutpie without compiling the PyMC graph (nutpie only).
     """
     settings.check()
@@ -115,4 +125,4 @@ def sample(model, settings: SamplerSettings, compiled=None) -> tuple[xr.DataTree
     dt = tidy(dt)
     dt["posterior"].attrs.update({"random_seed": seed, "sampler": settings.sampler,
                                   "tune": settings.tune, "target_accept": settings.target_accept})
-    return dt, {"compile_s": compile_s, "sample_s": sample_s}
+    return Samples(dt, seed, {"compile_s": compile_s, "sample_s": sample_s})

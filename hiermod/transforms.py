@@ -18,6 +18,8 @@ import pandas as pd
 from formulae.environment import Environment
 from formulae.transforms import TRANSFORMS
 
+from .errors import DataError
+
 
 class _GroupMeans:
     """Learn per-group means of x on first call; reuse them afterwards (new groups: own mean)."""
@@ -91,3 +93,40 @@ SAFE_NAMESPACE = {
 def safe_environment() -> Environment:
     """A formulae environment holding :data:`SAFE_NAMESPACE` and nothing else."""
     return Environment([dict(SAFE_NAMESPACE)])
+
+
+def numeric_values(x: pd.Series, fn: str, col: str) -> np.ndarray:
+    if not pd.api.types.is_numeric_dtype(x) or pd.api.types.is_bool_dtype(x):
+        raise DataError(f"{fn}() needs a numeric column; '{col}' is not numeric")
+    return x.to_numpy(dtype=float)
+
+
+def _center(x):
+    return x - np.nanmean(x)
+
+
+def _scale(x):
+    sd = np.nanstd(x)
+    if not sd > 0:
+        raise DataError("standardize()/scale() of a constant column")
+    return (x - np.nanmean(x)) / sd
+
+
+#: Functions a model file's [transform] entry may use: name -> (argument roles,
+#: implementation), each a name a formula may call too; evaluated once on the file's data.
+COLUMN_TRANSFORMS: dict[str, tuple[tuple[str, ...], object]] = {
+    "cwc": (("x", "group"), lambda x, g: Cwc()(x, g)),
+    "gmean": (("x", "group"), lambda x, g: GroupMean()(x, g)),
+    "cgm": (("x",), lambda x: Cgm()(x)),
+    "center": (("x",), _center),
+    "scale": (("x",), _scale),
+    "standardize": (("x",), _scale),
+    "log": (("x",), np.log),
+    "log2": (("x",), np.log2),
+    "log10": (("x",), np.log10),
+    "log1p": (("x",), np.log1p),
+    "exp": (("x",), np.exp),
+    "sqrt": (("x",), np.sqrt),
+    "abs": (("x",), np.abs),
+    "C": (("x",), None),  # make a factor (categorical) of a column
+}

@@ -339,7 +339,7 @@ NB02 = [
     level 2, and a **cross-level interaction** (a level-2 predictor explaining a level-1 slope).
     """),
     setup("""
-        from hiermod.report.contrast import contrast
+        from hiermod.report import contrast
         from IPython.display import Markdown
     """),
     code("""

@@ -1,11 +1,12 @@
-"""Shared test helpers: the lme4 reference fits (tests/reference, lme4 1.1-31) and naming."""
+"""Session fixtures: the fits several test modules share, each made once and seeded here (the
+one place the seeds live), handed to each test as its own copy so that a test which adds
+groups to ``fit.idata`` (posterior predictive draws, log-likelihood) cannot change what
+another test sees. Plain helpers are in support.py."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-import re
-from pathlib import Path
 
 import matplotlib
 import pytest
@@ -13,40 +14,77 @@ import pytest
 matplotlib.use("Agg")
 os.environ.setdefault("PYTENSOR_FLAGS", "")
 
-REFERENCE = Path(__file__).parent / "reference"
-DATASET_OF = {"data/radon.csv": "radon", "data/sleepstudy.csv": "sleepstudy",
-              "data/hsb82.csv": "hsb82", "data/cbpp.csv": "cbpp",
-              "data/penicillin.csv": "penicillin"}
+import hiermod as hm  # noqa: E402
+import support  # noqa: E402
+
+#: the seed of every shared fit
+SEEDS = {"radon_vis": 11, "radon_null": 12, "hsb_null": 13, "sim_fit": 14}
 
 
-def reference_cases() -> dict[str, dict]:
-    """case -> {"data": dataset name, "family", "formula"} from tests/reference/cases.json."""
-    cases = json.loads((REFERENCE / "cases.json").read_text())
-    return {c["case"]: {**c, "dataset": DATASET_OF[c["data"]]} for c in cases}
-
-
-def load_reference(case: str) -> dict:
-    return json.loads((REFERENCE / f"{case}.json").read_text())
-
-
-def lme4_term(name: str, factor_levels: dict | None = None) -> str:
-    """lme4's coefficient name -> hiermod's (formulae's): '(Intercept)' -> 'Intercept',
-    'sectorPublic' -> 'sector[Public]', 'period2' -> 'period[2]', 'sectorPublic:cses' ->
-    'sector[Public]:cses'."""
-    factor_levels = factor_levels or {}
-
-    def one(part: str) -> str:
-        if part == "(Intercept)":
-            return "Intercept"
-        for factor in factor_levels:
-            m = re.fullmatch(re.escape(factor) + r"(.+)", part)
-            if m:
-                return f"{factor}[{m.group(1)}]"
-        return part
-
-    return ":".join(one(p) for p in name.split(":"))
+def _own_copy(fit):
+    """The fit with its own DataTree (the arrays are shared, the groups are not)."""
+    return dataclasses.replace(fit, idata=fit.idata.copy())
 
 
 @pytest.fixture(scope="session")
 def cases():
-    return reference_cases()
+    return support.reference_cases()
+
+
+@pytest.fixture(scope="session")
+def _radon_vis():
+    return hm.fit("log_radon ~ floor + (1 + floor | county)", hm.datasets.load("radon"),
+                  random_seed=SEEDS["radon_vis"], **support.SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def _radon_null(_radon_vis):
+    """The null model of radon_vis, made by hm.null_model (same data and sampler settings)."""
+    return hm.null_model(_radon_vis, random_seed=SEEDS["radon_null"])
+
+
+@pytest.fixture(scope="session")
+def _hsb_null():
+    return hm.fit("mAch ~ 1 + (1 | school)", hm.datasets.load("hsb82"),
+                  random_seed=SEEDS["hsb_null"], **support.SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def sim_data():
+    """(training data: 40 simulated subjects with 4–12 rows and one with 60; held-out: 200 new
+    subjects with one row each)."""
+    return support.make_sim_data()
+
+
+@pytest.fixture(scope="session")
+def _sim_fit(sim_data):
+    train, _ = sim_data
+    return hm.fit("y ~ time + w + (1 + time | subject)", train, random_seed=SEEDS["sim_fit"],
+                  **support.SETTINGS)
+
+
+@pytest.fixture
+def radon_vis(_radon_vis):
+    return _own_copy(_radon_vis)
+
+
+@pytest.fixture
+def radon_null(_radon_null):
+    return _own_copy(_radon_null)
+
+
+@pytest.fixture
+def hsb_null(_hsb_null):
+    return _own_copy(_hsb_null)
+
+
+@pytest.fixture
+def sim_fit(_sim_fit):
+    return _own_copy(_sim_fit)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The demo command run once: (run, output folder)."""
+    out = tmp_path_factory.mktemp("hiermod_demo")
+    return support.demo_run(out), out

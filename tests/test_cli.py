@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from cli_helpers import ROOT, demo_run, finish, run_cli, start
-from conftest import load_reference
+from support import ROOT, finish, load_reference, run_cli, start
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +30,8 @@ def strict_json(text: str) -> dict:
 # --- a full run -------------------------------------------------------------------------------
 
 
-def test_fit_writes_json_that_validates(schema):
-    run, out = demo_run()
+def test_fit_writes_json_that_validates(schema, demo):
+    run, out = demo
     assert run.returncode in (0, 3), run.stderr[-3000:]
     report = strict_json((out / "summary.json").read_text())
     jsonschema.validate(report, schema)
@@ -61,8 +59,8 @@ def test_fit_writes_json_that_validates(schema):
     assert abs(reml["comparison"]["floor"]["diff_z"]) < 1
 
 
-def test_schema_rejects_a_wrong_report(schema):
-    run, out = demo_run()
+def test_schema_rejects_a_wrong_report(schema, demo):
+    run, out = demo
     report = strict_json((out / "summary.json").read_text())
     del report["fixed"]["floor"]["upper"]
     with pytest.raises(jsonschema.ValidationError):
@@ -162,21 +160,6 @@ def test_bad_input_exit_2_with_one_line(bad_runs, case):
 def test_no_code_ran(bad_runs):
     assert bad_runs["code_in_transform_fn"].returncode == 2
     assert not (bad_runs["tmp"] / "pwned").exists()
-
-
-def test_reml_flag_without_the_backend(monkeypatch, capsys):
-    """--reml says so, cleanly, where hiermod.reml cannot be imported."""
-    from hiermod import cli
-
-    monkeypatch.setitem(sys.modules, "hiermod.reml", None)
-    rc = cli.main(["fit", str(ROOT / "models" / "radon_vi.toml"), "--reml"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2
-    assert err[-1].startswith("hiermod: error: --reml: the REML back end (hiermod.reml) is not "
-                              "available")
-
-
-# --- other commands -----------------------------------------------------------------------------
 
 
 def test_reml_command_json():

@@ -18,10 +18,10 @@ import xarray as xr
 from hiermod import datasets, names
 from hiermod.design import Design, make_design
 from hiermod.errors import SpecError
+from hiermod.formula import parse_formula
+from hiermod.mle import RemlFit, fit_lmm, reml
 from hiermod.priors import Prior
-from hiermod.reml import RemlFit, fit_lmm, reml
-from hiermod.report.compare import compare
-from hiermod.spec.formula import parse_formula
+from hiermod.report import compare
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 HSB = "mAch ~ meanses + sector + cses + meanses:cses + sector:cses + (1 + cses | school)"
@@ -164,7 +164,7 @@ def test_plot_compare_returns_a_figure():
 
 
 def _bayes_fit(formula, dataset):
-    from hiermod.fit import fit
+    from hiermod.fitting import fit
     return fit(formula, datasets.load(dataset), draws=150, tune=150, chains=2,
                random_seed=11, progressbar=False)
 

@@ -1,4 +1,4 @@
-"""The marginal model as nutpie's C callback (hiermod/build/compiled_marginal.py).
+"""The marginal model as nutpie's C callback (hiermod/marginal/callback.py).
 
 Independent check: the log-density and gradient must equal PyMC's own
 ``compile_logp(jacobian=True)`` / ``compile_dlogp`` of the PyMC model of the same design (priors,
@@ -10,18 +10,16 @@ standard errors of the difference: both are draws of one density).
 
 import numpy as np
 import pytest
-from test_marginal import CASES, design_of
 
 import hiermod as hm
 from hiermod import names
-from hiermod.build.compiled_marginal import UNCONSTRAINED, CompiledMarginal
-from hiermod.build.marginal import build_marginal_model
-from hiermod.build.prior_kernels import IDENTITY, LOG, LOGODDS
-from hiermod.build.suffstats import group_stats
-from hiermod.priors import resolve_priors
+from hiermod.compiled.nutpie import UNCONSTRAINED
+from hiermod.marginal import assemble_marginal_model, group_stats
+from hiermod.marginal.callback import CompiledMarginal
 from hiermod.sample import SamplerSettings, sample
+from support import MARGINAL_CASES as CASES
+from support import design_of
 
-SUFFIX = {IDENTITY: "", LOG: "_log__", LOGODDS: "_logodds__"}
 OTHER_PRIORS = {  # every family the compiled path evaluates, on every kind of coordinate
     "Intercept": hm.Prior("StudentT", nu=4, mu=250, sigma=60),
     "Days": hm.Prior("Cauchy", alpha=0, beta=20),
@@ -39,24 +37,8 @@ OTHER_PRIORS_2 = {
 
 def compiled_and_model(design, priors=None):
     stats = group_stats(design)
-    model = build_marginal_model(design, priors, stats=stats)
-    return CompiledMarginal(design, resolve_priors(design, priors), stats, model), model
-
-
-def pymc_point(cm, x):
-    """x in the compiled layout -> PyMC's value variables."""
-    return {o.name + SUFFIX[cm.coords[o.coords[0]].transform]:
-            np.asarray(x[o.coords[0]] if o.scalar else x[list(o.coords)]) for o in cm.outputs}
-
-
-def pymc_gradient_in_layout(cm, model, point, grad):
-    sizes = [np.asarray(point[v.name]).size for v in model.value_vars]
-    parts = dict(zip([v.name for v in model.value_vars],
-                     np.split(grad, np.cumsum(sizes)[:-1]), strict=True))
-    out = np.empty(cm.n_dim)
-    for o in cm.outputs:
-        out[list(o.coords)] = parts[o.name + SUFFIX[cm.coords[o.coords[0]].transform]]
-    return out
+    built = assemble_marginal_model(design, priors, stats=stats)
+    return CompiledMarginal(built, stats), built.model
 
 
 @pytest.mark.parametrize(("case", "priors"),
@@ -70,22 +52,23 @@ def test_logp_and_gradient_equal_pymc(case, priors):
     rng = np.random.default_rng(3)
     offsets = []
     for _ in range(4):
-        x = cm.initial_point(int(rng.integers(2**31))) + rng.normal(0, 0.5, cm.n_dim)
-        point = pymc_point(cm, x)
-        assert set(point) == {v.name for v in model.value_vars}
+        x = cm.layout.initial_point(int(rng.integers(2**31))) + rng.normal(0, 0.5, cm.n_dim)
+        point = cm.layout.split(x)
+        assert list(point) == [v.name for v in model.value_vars]
         value, grad = cm.logp_and_grad(x)
         offsets.append(value - logp(point))
         # PyMC takes log π of the Cauchy families in single precision: ~5e-8 per such prior
         assert abs(offsets[-1]) < 1e-6
-        np.testing.assert_allclose(grad, pymc_gradient_in_layout(cm, model, point, dlogp(point)),
-                                   rtol=1e-9, atol=1e-9 * np.max(np.abs(grad)))
+        # the layout is PyMC's own order of the value variables: the gradients line up
+        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-9,
+                                   atol=1e-9 * np.max(np.abs(grad)))
     assert np.ptp(offsets) < 1e-9 * abs(value)  # equal up to that constant
 
 
 def test_non_finite_points_are_reported_not_raised():
     cm, _ = compiled_and_model(design_of("sleep_vis"))
-    x = cm.initial_point(0)
-    x[cm.sigma_coord] = -800.0  # σ = e^-800 underflows to 0
+    x = cm.layout.initial_point(0)
+    x[cm.layout.variable(names.SIGMA).start] = -800.0  # σ = e^-800 underflows to 0
     value, grad = cm.logp_and_grad(x)
     assert not (np.isfinite(value) and np.all(np.isfinite(grad)))
 
@@ -95,8 +78,7 @@ def test_compiled_fit_stores_what_the_pymc_model_stores(case):
     design = design_of(case)
     cm, model = compiled_and_model(design)
     settings = SamplerSettings(draws=300, tune=300, chains=2, random_seed=4, progressbar=False)
-    a, _ = sample(model, settings, compiled=cm)
-    b, _ = sample(model, settings)
+    a, b = sample(model, settings, compiled=cm).tree, sample(model, settings).tree
     pa, pb = a["posterior"].to_dataset(), b["posterior"].to_dataset()
     assert UNCONSTRAINED not in pa
     assert set(pa.data_vars) == set(pb.data_vars)

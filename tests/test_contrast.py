@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hiermod.report.contrast import contrast, contrast_draws
+from hiermod.report import contrast, contrast_draws
 
 TERMS = ("Intercept", "cwc(ses, school)", "gmean(ses, school)")
 

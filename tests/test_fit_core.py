@@ -1,5 +1,7 @@
 """Core fitting: known truths recovered from simulated data, priors, samplers, save/load."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,7 +76,7 @@ def test_user_prior_override_and_bad_keys():
     assert defaults["sigma"].kwargs["lam"] == pytest.approx(1 / sd_y)
     from hiermod.priors import resolve_priors
     tight = hm.Prior("Normal", mu=7.0, sigma=0.01)
-    resolved = resolve_priors(d, {"x": tight, "sd(g)": hm.Prior("Exponential", lam=2.0)})
+    resolved = resolve_priors(d, {"x": tight, "sd(g)": hm.Prior("Exponential", lam=2.0)}).labelled()
     assert resolved["x"] == tight and resolved["sd(x | g)"].dist == "Exponential"
     with pytest.raises(SpecError, match="unknown prior key 'z'; valid keys: Intercept, x"):
         resolve_priors(d, {"z": tight})
@@ -150,7 +152,7 @@ def test_diagnostics_explain_problems():
                                                    np.r_[np.ones(3), np.zeros(97)].reshape(2, 50)
                                                    .astype(bool))}),
     })
-    diag = diagnose(bad)
+    diag = diagnose(bad, SimpleNamespace(factors=()))
     assert not diag.ok and diag.divergences == 3 and diag.max_rhat > 1.5
     text = str(diag)
     assert "R-hat up to" in text and "target_accept" in text and "parameterization='centered'" in text

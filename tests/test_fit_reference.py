@@ -17,9 +17,9 @@ cleanly: R-hat ≤ 1.01 and no divergences.
 
 import numpy as np
 import pytest
-from conftest import lme4_term, load_reference, reference_cases
 
 import hiermod as hm
+from support import lme4_term, load_reference, reference_cases
 
 DEFAULT_SETTINGS = {"radon_vis", "sleep_vis", "hsb_full"}
 QUICK = {"draws": 500, "tune": 500, "chains": 2}

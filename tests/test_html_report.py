@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import ROOT, demo_run
+from support import ROOT
 
 MARK = "HIERMOD_CHECK"
 # Injected into a copy of the report (the report itself has no scripts): counts the tables and
@@ -73,8 +73,8 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def report_dir():
-    run, out = demo_run()
+def report_dir(demo):
+    run, out = demo
     assert run.returncode in (0, 3), run.stderr[-3000:]
     return out
 

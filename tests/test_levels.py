@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 
 import hiermod as hm
-from hiermod.build import build_model
 from hiermod.design import make_design
 from hiermod.errors import SpecError
-from hiermod.spec.equations import Equations, equations, infer_levels
-from hiermod.spec.formula import parse_formula
-from hiermod.spec.levels import check_levels, levels
+from hiermod.formula import check_levels, levels, parse_formula
+from hiermod.model import build_model
+from hiermod.output.equations import Equations, equations, infer_levels
 
 EFFICACY_L1 = "EFF ~ EDU + URB"
 EFFICACY_L2 = {"Intercept": "1 + CORR + (1 | country)", "EDU": "1", "URB": "1"}
@@ -201,7 +200,7 @@ def test_efficacy_equations_latex():
     assert "`EFF ~ EDU + URB + CORR + (1 | country)`" in md and md.count("$$") == 4
     html = eq.html()
     assert "γ<sub>01</sub>" in html and "<script" not in html
-    assert levels(EFFICACY_L1, EFFICACY_L2).equations().mixed == eq.mixed  # Spec.equations()
+    assert equations(levels(EFFICACY_L1, EFFICACY_L2)).mixed == eq.mixed
 
 
 def test_correlated_slopes_have_a_covariance_matrix(hsb):

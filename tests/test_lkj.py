@@ -14,7 +14,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
-from hiermod.build.lkj import cholesky_from_partial, lkj_corr_cholesky, partial_correlation_shapes
+from hiermod.model.lkj import cholesky_from_partial, lkj_corr_cholesky, partial_correlation_shapes
 
 
 def corr_from_partial(z: np.ndarray, d: int) -> np.ndarray:

@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import lme4_term, load_reference
 
 from hiermod import datasets
 from hiermod.design import make_design
 from hiermod.errors import SpecError
-from hiermod.reml import LmmProblem, RemlFit, fit_glmm, fit_lmm, reml, reml_vs_ml
-from hiermod.spec.formula import parse_formula
+from hiermod.formula import parse_formula
+from hiermod.mle import LmmProblem, RemlFit, fit_glmm, fit_lmm, reml, reml_vs_ml
+from support import lme4_term, load_reference
 
 REF = Path(__file__).parent / "reference"
 CASES = json.loads((REF / "cases.json").read_text())

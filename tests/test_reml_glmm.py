@@ -23,15 +23,15 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import lme4_term, load_reference
 from scipy import optimize, stats
 
 from hiermod import datasets
 from hiermod.design import make_design
 from hiermod.errors import SpecError
-from hiermod.reml import GlmmProblem, fit_glmm, reml
-from hiermod.reml.optimize import fd_hessian
-from hiermod.spec.formula import parse_formula
+from hiermod.formula import parse_formula
+from hiermod.mle import GlmmProblem, fit_glmm, reml
+from hiermod.mle.optimize import fd_hessian
+from support import lme4_term, load_reference
 
 TOL = 1e-3
 TOL_LOGLIK = 1e-5
@@ -176,7 +176,7 @@ def test_se_lme4_reproduces_glmer_standard_errors():
 
 def test_package_lme4_deviance_equals_the_independent_emulation():
     """hiermod/reml/lme4_laplace.py (dense, any design) against this file's emulation."""
-    from hiermod.reml.lme4_laplace import Lme4Laplace
+    from hiermod.mle.lme4_laplace import Lme4Laplace
 
     ref, d, fit = cbpp()
     problem = GlmmProblem(d)

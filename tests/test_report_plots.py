@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import matplotlib
 
+from support import load_reference
+
 matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from report_fits import radon_null, radon_vis, reference, sim_fit  # noqa: E402
 
 import hiermod.plots as hp  # noqa: E402
 
@@ -25,38 +26,38 @@ def save(fig, tmp_path, name):
     return path
 
 
-def test_caterpillar(tmp_path):
-    save(hp.plot_caterpillar(radon_vis().group_effects()), tmp_path, "caterpillar")
+def test_caterpillar(tmp_path, radon_vis):
+    save(hp.plot_caterpillar(radon_vis.group_effects()), tmp_path, "caterpillar")
 
 
-def test_shrinkage(tmp_path):
-    save(hp.plot_shrinkage(radon_vis().pooling()), tmp_path, "shrinkage")
+def test_shrinkage(tmp_path, radon_vis):
+    save(hp.plot_shrinkage(radon_vis.pooling()), tmp_path, "shrinkage")
 
 
-def test_icc(tmp_path):
-    fit = radon_null()
-    fig = hp.plot_icc(fit.icc_draws(), reference={"county": reference("radon_null")["icc"]})
+def test_icc(tmp_path, radon_null):
+    fit = radon_null
+    fig = hp.plot_icc(fit.icc_draws(), reference={"county": load_reference("radon_null")["icc"]})
     save(fig, tmp_path, "icc")
 
 
-def test_predictions_with_new_group(tmp_path):
+def test_predictions_with_new_group(tmp_path, radon_vis):
     grid = pd.DataFrame([(c, f) for c in ["LAKE", "HENNEPIN", "AITKIN", "a new county"]
                          for f in (0, 1)], columns=["county", "floor"])
-    table = radon_vis().predict(grid, random_seed=1).table
+    table = radon_vis.predict(grid, random_seed=1).table
     save(hp.plot_predictions(table, "floor", "county"), tmp_path, "predictions")
     save(hp.plot_predictions(table, "floor", "county", interval="outcome"), tmp_path, "pred_y")
     with pytest.raises(ValueError, match="interval"):
         hp.plot_predictions(table, "floor", "county", interval="both")
 
 
-def test_ppc(tmp_path):
-    fit = radon_vis()
+def test_ppc(tmp_path, radon_vis):
+    fit = radon_vis
     fit.posterior_predictive()
     save(hp.plot_ppc(fit.idata, fit.ppc_groups()), tmp_path, "ppc")
 
 
-def test_spaghetti(tmp_path):
-    fit = sim_fit()
+def test_spaghetti(tmp_path, sim_fit):
+    fit = sim_fit
     table = fit.trajectories("time", n_points=10)
     save(hp.plot_spaghetti(table, observed=fit.data, y="y", group="subject"), tmp_path,
          "spaghetti")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from report_fits import radon_null, radon_vis
 
 from hiermod.report import group_effects
 
 
-def test_partial_pooling_lies_between_no_and_complete_pooling():
-    fit = radon_null()
+def test_partial_pooling_lies_between_no_and_complete_pooling(radon_null):
+    fit = radon_null
     t = fit.pooling().loc["Intercept"]
     ybar = fit.data.groupby("county")["log_radon"].mean().reindex(t.index)
     np.testing.assert_allclose(t["no_pool"], ybar, rtol=1e-10)
@@ -32,8 +31,8 @@ def test_partial_pooling_lies_between_no_and_complete_pooling():
     assert ((t["partial_mean"] >= lo_all) & (t["partial_mean"] <= hi_all)).all()
 
 
-def test_shrinkage_falls_with_group_size_and_approximation_tracks_posterior():
-    t = radon_null().pooling().loc["Intercept"]
+def test_shrinkage_falls_with_group_size_and_approximation_tracks_posterior(radon_null):
+    t = radon_null.pooling().loc["Intercept"]
     order = np.argsort(t["n"].to_numpy())
     assert np.all(np.diff(t["shrinkage"].to_numpy()[order]) >= -1e-12)  # λ_j rises with n_j
     # the approximate estimator (posterior means of σ, τ plugged in) is within one posterior sd
@@ -42,8 +41,8 @@ def test_shrinkage_falls_with_group_size_and_approximation_tracks_posterior():
     assert t.loc[t["n"].idxmax(), "shrinkage"] > 0.9 and t["shrinkage"].min() < 0.35
 
 
-def test_varying_slopes_pooling_per_term():
-    fit = radon_vis()
+def test_varying_slopes_pooling_per_term(radon_vis):
+    fit = radon_vis
     t = fit.pooling()
     assert set(t.index.get_level_values("term")) == {"Intercept", "floor"}
     fl = t.loc["floor"]
@@ -56,8 +55,8 @@ def test_varying_slopes_pooling_per_term():
     assert fl["partial_mean"].std() < fl["no_pool"].std()
 
 
-def test_group_effects_table_is_sorted_with_intervals():
-    fit = radon_vis()
+def test_group_effects_table_is_sorted_with_intervals(radon_vis):
+    fit = radon_vis
     ge = group_effects(fit.idata, fit.design, term="Intercept")
     assert ge["mean"].is_monotonic_increasing
     assert (ge["lower"] < ge["mean"]).all() and (ge["mean"] < ge["upper"]).all()

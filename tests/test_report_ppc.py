@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from report_fits import radon_null, radon_vis
 
 import hiermod as hm
 from hiermod import names
 from hiermod.report import pareto_k_table
 
 
-@pytest.fixture(scope="module")
-def vis_with_ppc():
-    fit = radon_vis()
+@pytest.fixture
+def vis_with_ppc(radon_vis):
+    fit = radon_vis
     fit.posterior_predictive(random_seed=1)
     return fit
 
@@ -48,8 +47,8 @@ def test_loo_with_pareto_k(vis_with_ppc):
     assert np.isfinite(res.elpd) and res.p > 2
 
 
-def test_compare_fits_ranks_the_floor_model_first(vis_with_ppc):
-    null = radon_null()
+def test_compare_fits_ranks_the_floor_model_first(vis_with_ppc, radon_null):
+    null = radon_null
     table = hm.compare_fits({"null": null, "floor_slopes": vis_with_ppc})
     assert table.index[0] == "floor_slopes"
     assert table.loc["null", "elpd_diff"] < -2 * table.loc["null", "dse"]

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-from report_fits import sim_data, sim_fit
 
 from hiermod import names
 from hiermod.errors import DataError
 
 
-@pytest.fixture(scope="module")
-def held_out_predictions():
-    _, held = sim_data()
-    return held, sim_fit().predict(held.drop(columns="y"), prob=0.9, random_seed=7)
+@pytest.fixture
+def held_out_predictions(sim_data, sim_fit):
+    _, held = sim_data
+    return held, sim_fit.predict(held.drop(columns="y"), prob=0.9, random_seed=7)
 
 
 def test_new_group_intervals_cover_at_nominal_rate(held_out_predictions):
@@ -27,9 +25,9 @@ def test_new_group_intervals_cover_at_nominal_rate(held_out_predictions):
     assert 0.80 <= rate <= 0.97
 
 
-def test_new_group_interval_wider_than_well_observed_group():
-    fit = sim_fit()
-    train, _ = sim_data()
+def test_new_group_interval_wider_than_well_observed_group(sim_data, sim_fit):
+    fit = sim_fit
+    train, _ = sim_data
     big = train["subject"].value_counts().idxmax()  # 60 observations
     row = train[train["subject"] == big].iloc[[0]].drop(columns="y")
     new = row.assign(subject="never seen")
@@ -46,8 +44,8 @@ def test_new_group_interval_wider_than_well_observed_group():
     assert (z["upper"] - z["lower"]).iloc[0] < width[1]
 
 
-def test_new_group_uses_its_level2_predictor_from_newdata():
-    fit = sim_fit()
+def test_new_group_uses_its_level2_predictor_from_newdata(sim_fit):
+    fit = sim_fit
     new = pd.DataFrame({"time": [0.0, 0.0], "w": [-2.0, 2.0], "subject": ["n1", "n2"]})
     t = fit.predict(new, new_groups="zero", kind="mean").table
     beta = fit.idata.posterior["beta"]
@@ -56,8 +54,8 @@ def test_new_group_uses_its_level2_predictor_from_newdata():
     assert b_w == pytest.approx(0.5, abs=0.35)  # the simulation's truth
 
 
-def test_predict_errors_and_draws_tree():
-    fit = sim_fit()
+def test_predict_errors_and_draws_tree(sim_fit):
+    fit = sim_fit
     new = pd.DataFrame({"time": [1.0], "w": [0.0], "subject": ["nobody"]}, index=["r1"])
     with pytest.raises(DataError, match=r"'nobody'.*row r1"):
         fit.predict(new, new_groups="refuse")
@@ -73,8 +71,8 @@ def test_predict_errors_and_draws_tree():
     pd.testing.assert_frame_equal(out.table, again)  # reproducible with a seed
 
 
-def test_trajectories_follow_each_subject():
-    fit = sim_fit()
+def test_trajectories_follow_each_subject(sim_fit):
+    fit = sim_fit
     tr = fit.trajectories("time", n_points=5)
     assert tr["level"].nunique() == 40 and len(tr) == 200
     assert not tr["new_group"].any()

@@ -5,17 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from report_fits import fake_tree
 from scipy import stats
 
 import hiermod as hm
 from hiermod import names
 from hiermod.errors import DataError
-from hiermod.report import (approximate_estimate, design_effect, icc, icc_draws, log_likelihood,
-                            pooling, posterior_predictive, ppc_groups, ppc_overall, predict,
-                            r2_nakagawa, shrinkage_factor, variance_components,
-                            variance_explained)
-from hiermod.report.icc import nesting, null_formula, null_spec
+from hiermod.formula import null_formula, null_spec
+from hiermod.report import (
+    approximate_estimate,
+    design_effect,
+    icc,
+    log_likelihood,
+    pooling,
+    posterior_predictive,
+    ppc_groups,
+    ppc_overall,
+    predict,
+    r2_nakagawa,
+    shrinkage_factor,
+    variance_components,
+    variance_explained,
+)
+from hiermod.report.intraclass import nesting
+from support import fake_tree
 
 
 def design_of(formula, data, family="gaussian"):

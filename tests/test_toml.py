@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hiermod.build import build_model
 from hiermod.errors import DataError, SpecError
-from hiermod.spec.formula import parse_formula
-from hiermod.spec.levels import levels
-from hiermod.spec.toml import TRANSFORMS, load_model
+from hiermod.formula import levels, parse_formula
+from hiermod.model import build_model
+from hiermod.modelfile import TRANSFORMS, load_model
+from hiermod.output.equations import equations
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = sorted((ROOT / "models").glob("*.toml"))
@@ -66,7 +66,7 @@ def test_efficacy_file_is_written_levelwise():
                              {"Intercept": "1 + CORR + (1 | country)", "EDU": "1", "URB": "1"})
     assert mf.data_source == "../data/efficacy_sim.csv"
     assert mf.data["country"].nunique() == 35
-    eq = mf.spec.equations()
+    eq = equations(mf.spec)
     assert r"\gamma_{01}\,\text{CORR}_{j}" in eq.level_wise[1][0]
 
 

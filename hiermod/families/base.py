@@ -1,4 +1,10 @@
-"""What a likelihood family declares: link, parameters, PyMC likelihood, predictive draws."""
+"""What a likelihood family owns: its link, outcome checks, prior scale, IRLS quantities,
+latent-scale variance, the PyMC likelihood and predictive draws.
+
+Every path reads the family from here — the design's outcome checks, the default priors, the
+explicit and compiled models, REML / Laplace ML, the complete- and no-pooling GLMs, the ICC and
+R², the equations and the command line — so nothing else keeps a list of families.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +13,74 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import DataError, format_rows
+
+
+@dataclass(frozen=True)
+class EtaStats:
+    """Per-observation quantities of the log-likelihood at η: the mean μ, the score ∂ℓ/∂η, the
+    weight w = −∂²ℓ/∂η² and its derivative ∂w/∂η (canonical links: Fisher = observed)."""
+
+    mu: np.ndarray
+    score: np.ndarray
+    weight: np.ndarray
+    dweight: np.ndarray
+
 
 @dataclass(frozen=True)
 class Family(ABC):
-    """One likelihood family. Subclasses implement the four methods below.
+    """One likelihood family with its (canonical) link.
 
-    ``latent_variance`` is the level-1 variance on the latent (link) scale used by the ICC
-    and Nakagawa's R²: σ² for gaussian, π²/3 for logit, 1 for probit (Nakagawa et al. 2017).
+    ``link_latex`` / ``link_html`` render g(μ) in the equations; ``mean_symbol`` names μ there.
     """
 
     name: str = ""
     link: str = "identity"
     has_sigma: bool = False
+    has_trials: bool = False
+    link_latex: str = ""
+    link_html: str = ""
+
+    # --- outcome ----------------------------------------------------------------------------
+
+    def check_outcome(self, y: np.ndarray, trials: np.ndarray | None, rows, column: str) -> None:
+        """Raise a DataError naming ``column`` and the offending ``rows`` (labels, same length as
+        y) when y is not a valid outcome of this family."""
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise DataError(f"the outcome '{column}' of a {self.name} model must be finite; "
+                            f"non-finite values (inf, -inf) in {format_rows(list(rows[bad]))}")
+
+    def prior_location_scale(self, y: np.ndarray, trials: np.ndarray | None) -> tuple[float, float]:
+        """(centre, scale) of the outcome on the link scale, for the default priors."""
+        return 0.0, 1.0
+
+    # --- IRLS / Laplace ---------------------------------------------------------------------
+
+    @abstractmethod
+    def eta_stats(self, y, trials, eta: np.ndarray) -> EtaStats:
+        """μ, score, weight and ∂weight/∂η at η (see :class:`EtaStats`)."""
+
+    @abstractmethod
+    def loglik_kernel(self, y, trials, eta: np.ndarray) -> float:
+        """Σ_i log p(y_i | η_i) without the terms free of η (:meth:`loglik_constant`)."""
+
+    def loglik_constant(self, y, trials) -> float:
+        """Σ_i of the terms of log p(y_i | η_i) free of η (binomial coefficients, −log y!)."""
+        return 0.0
+
+    @abstractmethod
+    def start_eta(self, y, trials) -> np.ndarray:
+        """A start for IRLS: the link of a slightly shrunken observed value."""
+
+    # --- posterior ------------------------------------------------------------------------
 
     @abstractmethod
     def inverse_link(self, eta: np.ndarray) -> np.ndarray:
         """The expected value (probability for binomial) from the linear predictor."""
 
     @abstractmethod
-    def likelihood(self, name: str, eta, design, sigma=None, dims=None):
+    def likelihood(self, name: str, eta, y, trials=None, sigma=None, dims=None):
         """The observed PyMC variable, inside a model context."""
 
     @abstractmethod
@@ -33,9 +88,32 @@ class Family(ABC):
         """Draws of the outcome given its expected value (broadcast over draws)."""
 
     @abstractmethod
-    def latent_variance(self, eta: np.ndarray | None = None, sigma=None):
-        """Level-1 variance on the latent scale."""
-
-    @abstractmethod
     def log_likelihood(self, y: np.ndarray, mean: np.ndarray, sigma=None, trials=None):
         """Pointwise log density of y given its expected value (broadcast over draws)."""
+
+    @abstractmethod
+    def latent_variance(self, eta: np.ndarray | None = None, sigma=None):
+        """Level-1 variance on the latent (link) scale for the ICC and Nakagawa's R²:
+        σ² (gaussian), π²/3 (logit), log(1 + 1/λ) (log; Nakagawa et al. 2017)."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A family bound to its outcome (y, trials): the log-likelihood of η and its IRLS
+    quantities, as REML / Laplace ML and the GLM fits use them."""
+
+    family: Family
+    y: np.ndarray
+    trials: np.ndarray | None = None
+
+    def stats(self, eta: np.ndarray) -> EtaStats:
+        return self.family.eta_stats(self.y, self.trials, eta)
+
+    def loglik(self, eta: np.ndarray) -> float:
+        return self.family.loglik_kernel(self.y, self.trials, eta)
+
+    def constant(self) -> float:
+        return self.family.loglik_constant(self.y, self.trials)
+
+    def start_eta(self) -> np.ndarray:
+        return self.family.start_eta(self.y, self.trials)

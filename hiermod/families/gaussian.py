@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from .base import Family
+from .base import EtaStats, Family
 
 
 @dataclass(frozen=True)
@@ -15,14 +15,30 @@ class Gaussian(Family):
     name: str = "gaussian"
     link: str = "identity"
     has_sigma: bool = True
+    link_latex: str = ""
+    link_html: str = ""
+
+    def prior_location_scale(self, y, trials):
+        s = float(np.std(y))
+        return float(np.mean(y)), (s if s > 0 else 1.0)
+
+    def eta_stats(self, y, trials, eta):
+        one = np.ones_like(eta)
+        return EtaStats(eta, y - eta, one, np.zeros_like(eta))
+
+    def loglik_kernel(self, y, trials, eta):
+        return float(-0.5 * np.sum((y - eta) ** 2))
+
+    def start_eta(self, y, trials):
+        return np.asarray(y, dtype=float)
 
     def inverse_link(self, eta):
         return eta
 
-    def likelihood(self, name, eta, design, sigma=None, dims=None):
+    def likelihood(self, name, eta, y, trials=None, sigma=None, dims=None):
         import pymc as pm
 
-        return pm.Normal(name, mu=eta, sigma=sigma, observed=design.y, dims=dims)
+        return pm.Normal(name, mu=eta, sigma=sigma, observed=y, dims=dims)
 
     def draw(self, mean, rng, sigma=None, trials=None):
         return rng.normal(mean, sigma)

@@ -5,23 +5,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import gammaln
 from scipy.stats import poisson
 
-from .base import Family
+from ..errors import DataError, format_rows
+from .base import EtaStats, Family
 
 
 @dataclass(frozen=True)
 class Poisson(Family):
     name: str = "poisson"
     link: str = "log"
+    link_latex: str = "\\log"
+    link_html: str = "log"
+
+    def check_outcome(self, y, trials, rows, column):
+        super().check_outcome(y, trials, rows, column)
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise DataError(f"the outcome '{column}' of a poisson model must be whole numbers "
+                            f">= 0; offending {format_rows(list(rows[bad]))}")
+
+    def prior_location_scale(self, y, trials):
+        return float(np.log(max(float(np.mean(y)), 0.01))), 1.0
+
+    def eta_stats(self, y, trials, eta):
+        mu = np.exp(eta)
+        return EtaStats(mu, y - mu, mu, mu)
+
+    def loglik_kernel(self, y, trials, eta):
+        return float(np.sum(y * eta - np.exp(eta)))
+
+    def loglik_constant(self, y, trials):
+        return float(-np.sum(gammaln(y + 1)))
+
+    def start_eta(self, y, trials):
+        return np.log(y + 0.5)
 
     def inverse_link(self, eta):
         return np.exp(eta)
 
-    def likelihood(self, name, eta, design, sigma=None, dims=None):
+    def likelihood(self, name, eta, y, trials=None, sigma=None, dims=None):
         import pymc as pm
 
-        return pm.Poisson(name, mu=pm.math.exp(eta), observed=design.y, dims=dims)
+        return pm.Poisson(name, mu=pm.math.exp(eta), observed=y, dims=dims)
 
     def draw(self, mean, rng, sigma=None, trials=None):
         return rng.poisson(mean)

@@ -1,4 +1,4 @@
-"""Forest plot of :func:`hiermod.report.compare.compare`: posterior intervals next to REML."""
+"""Forest plot of :func:`hiermod.compare`: posterior intervals next to REML."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def plot_compare(table: pd.DataFrame, z: float = 1.959964) -> Figure:
     Parameters
     ----------
     table : pandas.DataFrame
-        The output of :func:`hiermod.report.compare.compare`.
+        The output of :func:`hiermod.compare`.
     z : float
         Half-width of the REML interval in SEs (default 1.96: a 95% Wald interval), drawn where
         the REML fit gives an SE (fixed effects); elsewhere the REML estimate is a point.

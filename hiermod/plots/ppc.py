@@ -7,6 +7,8 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from .. import names
+
 
 def plot_ppc(dt: xr.DataTree, group_table: pd.DataFrame | None = None, n_draws: int = 60,
              random_seed: int = 0) -> Figure:
@@ -32,8 +34,6 @@ def plot_ppc(dt: xr.DataTree, group_table: pd.DataFrame | None = None, n_draws: 
         replications (light blue); integer outcomes get one bin per value. Right: groups sorted by their
         predicted mean; the observed means outside their interval are red.
     """
-    from .. import names
-
     for g in ("observed_data", names.POSTERIOR_PREDICTIVE):
         if g not in dt.children:
             raise ValueError(f"the DataTree has no '{g}' group; call fit.posterior_predictive()")

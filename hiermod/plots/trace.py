@@ -1,7 +1,7 @@
 """Trace plots and interval (forest) plots of summary tables, for the HTML report.
 
-Both take report outputs (the draws of :func:`hiermod.report.summary.parameter_draws`, a table
-of :func:`hiermod.report.summary.summary`) and return a matplotlib Figure; nothing is shown.
+Both take report outputs (the draws of :func:`hiermod.report.summary_table.parameter_draws`, a table
+of :func:`hiermod.report.summary`) and return a matplotlib Figure; nothing is shown.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def plot_trace(draws: dict[str, np.ndarray], max_params: int = 8) -> Figure:
     ----------
     draws : dict
         Parameter label -> draws shaped (chain, draw), as returned by
-        :func:`hiermod.report.summary.parameter_draws`.
+        :func:`hiermod.report.summary_table.parameter_draws`.
     max_params : int
         Plot at most this many parameters (in the order given).
 

@@ -1,32 +1,47 @@
 """Reports of a fitted multilevel model: pure functions, DataTree (+ Design) in, pandas/xarray out.
 
-One module per job: :mod:`.icc` (ICC, null model), :mod:`.design_effect`, :mod:`.variance`
-(components, variance explained), :mod:`.r2` (Nakagawa, Snijders & Bosker), :mod:`.effects`
-(group effects), :mod:`.shrinkage` (no / partial / complete pooling), :mod:`.predict`,
-:mod:`.ppc` (posterior predictive checks, log-likelihood), :mod:`.loo` (PSIS-LOO, comparison).
-Each is also a one-line method of :class:`hiermod.Fit` (see :mod:`.accessors`).
+One module per job: :mod:`.intraclass` (ICC), :mod:`.effective_size` (design effect),
+:mod:`.variance` (components, variance explained), :mod:`.r2` (Nakagawa, Snijders & Bosker),
+:mod:`.effects` (group effects), :mod:`.shrinkage` (no / partial / complete pooling),
+:mod:`.prediction`, :mod:`.contrasts`, :mod:`.ppc` (posterior predictive checks,
+log-likelihood), :mod:`.loo_cv` (PSIS-LOO, model comparison), :mod:`.comparison` (posterior
+against a REML / ML fit), :mod:`.summary_table`. Each is also a one-line method of
+:class:`hiermod.Fit`; none of them knows the Fit class.
 """
 
-from .compare import compare
-from .contrast import contrast, contrast_draws
-from .design_effect import design_effect
+from .comparison import compare
+from .contrasts import contrast, contrast_draws
+from .effective_size import design_effect
 from .effects import group_effect_draws, group_effects
-from .icc import icc, icc_draws, null_formula, null_model
-from .loo import compare_fits, loo, pareto_k_table
-from .ppc import (add_log_likelihood, add_posterior_predictive, log_likelihood,
-                  posterior_predictive, ppc_groups, ppc_overall)
-from .predict import Predictions, encode_newdata, predict, trajectories
+from .intraclass import icc, icc_draws
+from .loo_cv import compare_fits, loo, pareto_k_table
+from .ppc import (
+                  add_log_likelihood,
+                  add_posterior_predictive,
+                  log_likelihood,
+                  posterior_predictive,
+                  ppc_groups,
+                  ppc_overall,
+)
+from .prediction import Predictions, encode_newdata, predict, trajectories
 from .r2 import r2_levels, r2_nakagawa, r2_nakagawa_draws
-from .shrinkage import (approximate_estimate, complete_pooling, no_pooling, pooling,
-                        pooling_tables, shrinkage_factor)
-from .summary import summary
+from .shrinkage import (
+                  approximate_estimate,
+                  complete_pooling,
+                  no_pooling,
+                  pooling,
+                  pooling_tables,
+                  shrinkage_factor,
+)
+from .summary_table import summary
 from .variance import variance_components, variance_explained
 
 __all__ = [
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
-    "compare", "compare_fits", "contrast", "contrast_draws", "complete_pooling", "design_effect", "encode_newdata", "group_effect_draws",
-    "group_effects", "icc", "icc_draws", "log_likelihood", "loo", "no_pooling", "null_formula",
-    "null_model", "pareto_k_table", "pooling", "pooling_tables", "posterior_predictive",
-    "ppc_groups", "ppc_overall", "predict", "r2_levels", "r2_nakagawa", "r2_nakagawa_draws",
-    "shrinkage_factor", "summary", "trajectories", "variance_components", "variance_explained",
+    "compare", "compare_fits", "complete_pooling", "contrast", "contrast_draws",
+    "design_effect", "encode_newdata", "group_effect_draws", "group_effects", "icc",
+    "icc_draws", "log_likelihood", "loo", "no_pooling", "pareto_k_table", "pooling",
+    "pooling_tables", "posterior_predictive", "ppc_groups", "ppc_overall", "predict",
+    "r2_levels", "r2_nakagawa", "r2_nakagawa_draws", "shrinkage_factor", "summary",
+    "trajectories", "variance_components", "variance_explained",
 ]

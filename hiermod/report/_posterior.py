@@ -13,7 +13,7 @@ import xarray as xr
 from .. import names
 from ..errors import HiermodError
 from ..families import get_family
-from .summary import SAMPLE_DIMS, interval
+from .summary_table import SAMPLE_DIMS, interval
 
 
 def posterior(dt: xr.DataTree) -> xr.Dataset:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import names
 from . import _posterior as P
 from .shrinkage import group_coefficient_draws
 
@@ -67,8 +68,6 @@ def group_effects(dt: xr.DataTree, design, factor: str | None = None, term: str 
 def group_effect_draws(dt: xr.DataTree, design, factor: str | None = None,
                        coefficient: bool = False) -> xr.DataArray:
     """Draws of the group effects (or coefficients), dims (chain, draw, <factor>, <factor>_term)."""
-    from .. import names
-
     fd = P.pick_factor(design, factor)
     x = group_coefficient_draws(dt, design, fd) if coefficient else P.group_effects(dt, fd)
     return P.sample_dataarray(np.asarray(x), dt,

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import names
 from ..families import get_family
 from . import _posterior as P
-from .icc import variance_parts
+from .intraclass import variance_parts
 from .variance import paired
 
 
@@ -20,8 +19,7 @@ def r2_nakagawa_draws(dt: xr.DataTree, design, slopes: str = "average") -> xr.Da
     ``var_fixed``, ``var_random`` and ``var_residual`` per draw.
     """
     parts = variance_parts(dt, design, slopes)
-    vf, ve = parts["fixed"], parts[names.RESIDUAL]
-    vr = sum((parts[fd.name] for fd in design.factors), np.zeros_like(vf))
+    vf, ve, vr = parts.fixed, parts.residual, parts.random_total
     total = vf + vr + ve
     data = {"marginal": vf / total, "conditional": (vf + vr) / total,
             "var_fixed": vf, "var_random": vr, "var_residual": ve}

@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import names
 from ..families import get_family
+from ..glm import fit_glm, independent_columns
 from . import _posterior as P
-from ._glm import fit_glm, independent_columns
 
 
 def shrinkage_factor(n, sigma, tau):

@@ -1,0 +1,79 @@
+"""Checks of the data against a spec, each raising a DataError that names the column and the
+rows, before any model is built."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, format_rows
+
+
+class DataWarning(UserWarning):
+    """Something in the data a user should know about that does not stop the fit."""
+
+
+#: warnings point at the user's call, not at hiermod's own files
+PACKAGE_DIR = (str(Path(__file__).resolve().parents[1]),)
+
+
+def warn(message: str) -> None:
+    """A DataWarning attributed to the caller's code."""
+    warnings.warn(message, DataWarning, skip_file_prefixes=PACKAGE_DIR)
+
+
+def check_columns(data: pd.DataFrame, roles: dict[str, str]) -> None:
+    missing = [c for c in roles if c not in data.columns]
+    if missing:
+        cols = ", ".join(f"'{c}' ({roles[c]})" for c in missing)
+        raise DataError(f"unknown column{'s' if len(missing) > 1 else ''} {cols}; the data have "
+                        f"columns: {', '.join(map(str, data.columns))}")
+
+
+def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[pd.DataFrame, tuple]:
+    """Raise on missing values in the model's columns, or drop those rows when ``dropna``."""
+    na = data[cols].isna()
+    bad = na.any(axis=1)
+    if not bad.any():
+        return data, ()
+    if not dropna:
+        parts = [f"'{c}' ({format_rows(list(data.index[na[c]]))})" for c in cols if na[c].any()]
+        raise DataError(f"missing values in {'; '.join(parts)}. Fill them in, or pass "
+                        "dropna=True to drop those rows (the fit then reports how many)")
+    dropped = tuple(data.index[bad])
+    warn(f"dropped {len(dropped)} of {len(data)} rows with missing values "
+         f"({format_rows(list(dropped))})")
+    return data.loc[~bad], dropped
+
+
+def numeric_column(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
+    values = pd.to_numeric(data[col], errors="coerce")
+    bad = values.isna() & data[col].notna()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in data[col][bad].unique()[:3])
+        raise DataError(f"the {role} '{col}' must be numeric; non-numeric values ({examples}) in "
+                        f"{format_rows(list(data.index[bad]))}")
+    return values.to_numpy(dtype=float)
+
+
+def check_factor(rows, name: str, index: np.ndarray, levels: tuple, q: int) -> None:
+    """At least two levels, fewer levels than rows; a warning for single-observation levels
+    whose varying slopes only the prior informs."""
+    n_levels = len(levels)
+    if n_levels < 2:
+        raise DataError(f"the grouping factor '{name}' has a single level "
+                        f"({levels[0]!r}): a varying effect needs at least two groups")
+    if n_levels >= len(index):
+        raise DataError(f"every level of the grouping factor '{name}' has one observation "
+                        f"({n_levels} levels, {len(index)} rows): its effects cannot be told "
+                        "apart from the residual")
+    sizes = np.bincount(index, minlength=n_levels)
+    singles = np.flatnonzero(sizes == 1)
+    if len(singles) and q > 1:
+        first = [rows[np.flatnonzero(index == j)[0]] for j in singles]
+        warn(f"{len(singles)} level(s) of '{name}' have a single observation "
+             f"({', '.join(levels[j] for j in singles[:10])}; {format_rows(first)}): "
+             f"their varying slopes are informed by the prior and the other groups only")

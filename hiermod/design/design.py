@@ -1,0 +1,202 @@
+"""Spec + DataFrame -> Design: the numbers every back end (PyMC, REML, reports) works from.
+
+The fixed part gives ``X`` (n × p) with formulae's column names ("Intercept", "floor",
+"sector[Public]", "meanses:cses"). Each grouping factor g gives a ``FactorDesign``: its level
+index j[i] for every row, the varying-effects columns Z_g (n × q_g) and the blocks of terms
+whose effects are correlated. The model is
+
+    η_i = X_i β + Σ_g Z_g,i · u_g,j[i],     u_g,j ~ N(0, Σ_g)
+
+with Σ_g block-diagonal over the blocks. All checks on the data happen here, before any
+sampling: unknown columns, missing values, non-numeric or out-of-range outcomes (the family's
+own checks), single-level grouping factors, names that collide with hiermod's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .. import names
+from ..errors import DataError, SpecError
+from ..families import Family, get_family
+from ..formula import GroupSpec, Spec, check_levels
+from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
+from .centring import Centring, centring
+from .checks import check_columns, check_factor, handle_missing, numeric_column
+
+
+@dataclass(frozen=True, eq=False)
+class FactorDesign:
+    """Varying effects of one grouping factor."""
+
+    name: str
+    terms: tuple[str, ...]
+    Z: np.ndarray
+    index: np.ndarray
+    levels: tuple[str, ...]
+    blocks: tuple[tuple[int, ...], ...]
+
+    @property
+    def q(self) -> int:
+        return len(self.terms)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """n_j, the number of observations in each level."""
+        return np.bincount(self.index, minlength=self.n_levels)
+
+    @property
+    def correlated(self) -> bool:
+        return any(len(b) > 1 for b in self.blocks)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """(a, b), a < b, of the terms whose correlation is estimated."""
+        return [(a, b) for blk in self.blocks for i, a in enumerate(blk) for b in blk[i + 1:]]
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """Numeric design of a multilevel model (immutable hand-off between stages)."""
+
+    spec: Spec
+    y: np.ndarray
+    X: np.ndarray
+    fixed_terms: tuple[str, ...]
+    factors: tuple[FactorDesign, ...]
+    trials: np.ndarray | None = None
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    dropped_rows: tuple = ()
+    level2_terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fixed_matrix: object = None  # formulae CommonEffectsMatrix, to encode new data alike
+    factor_matrices: tuple = ()  # per factor: formulae matrices of its varying-effects columns
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.y)
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    @property
+    def likelihood(self) -> Family:
+        """The family object (link, checks, IRLS quantities, latent variance, ...)."""
+        return get_family(self.spec.family)
+
+    def factor(self, name: str) -> FactorDesign:
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise KeyError(f"no grouping factor '{name}'; factors: {[f.name for f in self.factors]}")
+
+    def level2(self, factor: str) -> tuple[str, ...]:
+        """Fixed-effect terms that are constant within the levels of ``factor``."""
+        return dict(self.level2_terms).get(factor, ())
+
+    @property
+    def has_intercept(self) -> bool:
+        return names.INTERCEPT in self.fixed_terms
+
+    @cached_property
+    def centring(self) -> Centring:
+        """How the fixed effects are sampled (:mod:`hiermod.design.centring`)."""
+        return centring(self.X, self.fixed_terms)
+
+
+def factor_design(spec_groups: list[GroupSpec], data: pd.DataFrame, factor: str):
+    """Merge all terms of one factor into one FactorDesign (block-diagonal covariance)."""
+    cols, terms, blocks, mats = [], [], [], []
+    for g in spec_groups:
+        common = model_matrix(g.expr, data, f"varying effects of '{factor}'")
+        Z, t = matrix_columns(common, len(data))
+        if not t:
+            raise SpecError(f"the varying-effects term ({g.expr} | {factor}) has no columns: "
+                            f"give at least one, e.g. (1 | {factor})")
+        dup = set(t) & set(terms)
+        if dup:
+            raise SpecError(f"the term(s) {sorted(dup)} vary by '{factor}' twice; "
+                            "list each varying effect once")
+        start = len(terms)
+        idx = tuple(range(start, start + len(t)))
+        blocks.extend([idx] if g.correlated else [(i,) for i in idx])
+        cols.append(Z)
+        terms.extend(t)
+        mats.append(common)
+    index, levels = factor_codes(data, factor)
+    fd = FactorDesign(name=factor, terms=tuple(terms), Z=np.hstack(cols), index=index,
+                      levels=levels, blocks=tuple(blocks))
+    return fd, tuple(mats)
+
+
+def level2_terms(X: np.ndarray, terms: tuple[str, ...], fd: FactorDesign) -> tuple[str, ...]:
+    """Fixed terms constant within every level of the factor (level-2 predictors)."""
+    return tuple(term for k, term in enumerate(terms) if term != names.INTERCEPT
+                 and constant_within(X[:, k], fd.index, fd.n_levels).all())
+
+
+def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
+    """Check the data against the spec and build the numeric design.
+
+    Parameters
+    ----------
+    spec : Spec
+        From :func:`hiermod.parse_formula` (or the level-wise / TOML front ends).
+    data : pandas.DataFrame
+    dropna : bool, default False
+        Drop rows with missing values in the model's columns (reported by a warning and
+        recorded in ``Design.dropped_rows``) instead of raising.
+
+    Raises
+    ------
+    DataError
+        Unknown column, missing values, non-numeric outcome, 0/1 outcome that isn't, successes
+        above trials, a grouping factor with a single level.
+    SpecError
+        A term formulae cannot build; names that collide with hiermod's own.
+
+    Examples
+    --------
+    >>> import hiermod as hm
+    >>> d = hm.make_design(hm.parse_formula("Reaction ~ Days + (Days | Subject)"),
+    ...                    hm.datasets.load("sleepstudy"))
+    >>> d.fixed_terms, d.factors[0].terms, d.factors[0].n_levels
+    (('Intercept', 'Days'), ('Intercept', 'Days'), 18)
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise DataError("data has no rows")
+    family = get_family(spec.family, spec.link)
+    roles = used_columns(spec)
+    check_columns(data, roles)
+    check_levels(spec, data)
+    data, dropped = handle_missing(data, list(roles), dropna)
+    y = numeric_column(data, spec.response.name, "outcome")
+    trials = None
+    if spec.response.trials:
+        trials = numeric_column(data, spec.response.trials, "number of trials")
+    elif spec.response.failures:
+        trials = y + numeric_column(data, spec.response.failures, "number of failures")
+    family.check_outcome(y, trials, np.asarray(data.index), spec.response.name)
+
+    fixed_common = model_matrix(spec.fixed, data, "fixed effects")
+    X, fixed_terms = matrix_columns(fixed_common, len(data))
+    names.check_user_names(fixed_terms, spec.factors)
+    factors, mats = [], []
+    for factor in spec.factors:
+        fd, m = factor_design([g for g in spec.groups if g.factor == factor], data, factor)
+        check_factor(np.asarray(data.index), fd.name, fd.index, fd.levels, fd.q)
+        factors.append(fd)
+        mats.append(m)
+    l2 = tuple((fd.name, level2_terms(X, fixed_terms, fd)) for fd in factors)
+    return Design(spec=spec, y=y, X=X, fixed_terms=fixed_terms, factors=tuple(factors),
+                  trials=trials, rows=np.asarray(data.index), dropped_rows=dropped,
+                  level2_terms=l2, fixed_matrix=fixed_common, factor_matrices=tuple(mats))

@@ -1,0 +1,205 @@
+"""``hm.fit``: the composition formula -> design -> model -> sample -> Fit, and the fits made
+of it (the null model, a fit loaded from a file)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pandas as pd
+import xarray as xr
+
+from . import io, names
+from .design import Design, make_design
+from .errors import SpecError
+from .formula import Spec, null_spec, parse_formula
+from .frame import used_columns
+from .marginal import PATH_MARGINAL, assemble_marginal_model, choose_model_path, group_stats
+from .marginal.callback import CompiledMarginal
+from .marginal.draws import add_group_effects
+from .model import assemble_model, check_parameterization
+from .result import Fit, pymc_implementation
+from .sample import SamplerSettings, sample
+
+
+def as_spec(model: str | Spec, family: str | None = None) -> Spec:
+    """A formula string or a Spec (family given here overrides the spec's)."""
+    if isinstance(model, Spec):
+        return model if family is None or family == model.family else model.with_family(family)
+    if isinstance(model, str):
+        return parse_formula(model, family=family or "gaussian")
+    raise SpecError(f"model must be an lme4 formula string or a hiermod Spec, "
+                    f"got {type(model).__name__}")
+
+
+def marginal_implementation(settings: SamplerSettings) -> str:
+    """How the marginal log-density is evaluated: ``"compiled"`` with nutpie (the cached C
+    callback of :mod:`hiermod.marginal.callback`, no graph compilation), the PyMC model with
+    the numba Op under PyMC's NUTS (``"op"``), or with plain PyTensor operations under JAX
+    (``"graph"``, numpyro)."""
+    return {"nutpie": "compiled", "numpyro": "graph"}.get(settings.sampler, "op")
+
+
+def add_observed(idata: xr.DataTree, design: Design) -> None:
+    """Store the outcome (and trials) as the ``observed_data`` group, dims ``obs``."""
+    ds = xr.Dataset({names.OUTCOME: ((names.OBS_DIM,), design.y)},
+                    coords={names.OBS_DIM: range(design.n_obs)})
+    if design.trials is not None:
+        ds = ds.assign({names.TRIALS: ((names.OBS_DIM,), design.trials)})
+    idata["observed_data"] = xr.DataTree(ds)
+
+
+def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
+        priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
+        sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
+        max_treedepth: int = 10, parameterization: str = "noncentered", dropna: bool = False,
+        progressbar: bool | None = None, cores: int | None = None,
+        marginalize: bool | None = None) -> Fit:
+    """Fit a Bayesian multilevel model by NUTS.
+
+    Parameters
+    ----------
+    model : str or Spec
+        An lme4 formula (``"y ~ x + (1 + x | g)"``) or a Spec from the level-wise / TOML
+        front ends.
+    data : pandas.DataFrame
+    family : {"gaussian", "bernoulli", "binomial", "poisson"}, optional
+        Default "gaussian" for formulas; a Spec carries its own.
+    priors : dict, optional
+        Overrides of the default priors, e.g. ``{"floor": hm.Prior("Normal", mu=0, sigma=1)}``;
+        see :mod:`hiermod.priors` and ``hm.default_priors``.
+    draws, tune, chains : int
+    sampler : {"nutpie", "pymc", "numpyro"}
+    random_seed : int, optional
+        Recorded in ``fit.idata.posterior.attrs`` (a random one is drawn and recorded if None).
+    target_accept, max_treedepth : NUTS settings.
+    parameterization : {"noncentered", "centered"}
+        How the usual model writes its group effects (unused when they are integrated out).
+    dropna : bool
+        Drop rows with missing values (reported) instead of raising.
+    progressbar : bool, optional
+        Default: shown when the output is a terminal.
+    marginalize : bool, optional
+        Integrate the group effects out of the likelihood, sample β, σ, the sds and the
+        correlations by NUTS (cost per gradient independent of the number of rows), then draw
+        the group effects exactly from their conditional posterior given each draw (see
+        :mod:`hiermod.marginal`). ``None`` (default): wherever exact — gaussian outcome,
+        one grouping factor; ``True``: insist (SpecError otherwise); ``False``: the usual model.
+        The path taken is in ``fit.model_path`` and ``fit.idata.posterior.attrs["model_path"]``.
+        With nutpie the marginal model runs as hiermod's own compiled (and disk-cached)
+        log-density, with no per-fit compilation; ``posterior.attrs["marginal_implementation"]``
+        says how it was evaluated (:func:`marginal_implementation`).
+    cores : int, optional
+        Chains run in parallel on this many cores (default: all).
+
+    Returns
+    -------
+    Fit
+
+    Examples
+    --------
+    >>> df = hm.datasets.load("radon")                                   # doctest: +SKIP
+    >>> fit = hm.fit("log_radon ~ floor + (1 + floor | county)", df)     # doctest: +SKIP
+    >>> fit.summary()                                                    # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    spec = as_spec(model, family)
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, sampler=sampler,
+                               target_accept=target_accept, max_treedepth=max_treedepth,
+                               random_seed=random_seed, cores=cores,
+                               progressbar=sys.stdout.isatty() if progressbar is None
+                               else progressbar)
+    settings.check()
+    check_parameterization(parameterization)  # checked on both paths, before any work
+    design = make_design(spec, data, dropna=dropna)
+    path = choose_model_path(design, marginalize)
+    compiled, load_s, implementation = None, 0.0, None
+    if path == PATH_MARGINAL:
+        stats = group_stats(design)
+        implementation = marginal_implementation(settings)
+        built = assemble_marginal_model(design, priors, stats=stats,
+                                        implementation=pymc_implementation(settings.sampler))
+        if implementation == "compiled":
+            t_load = time.perf_counter()  # numba loads the callback from its disk cache
+            compiled = CompiledMarginal(built, stats)
+            load_s = time.perf_counter() - t_load
+    else:
+        built = assemble_model(design, priors, parameterization)
+    t1 = time.perf_counter()
+    samples = sample(built.model, settings, compiled)
+    idata, times = samples.tree, samples.times
+    if path == PATH_MARGINAL:
+        t2 = time.perf_counter()
+        add_group_effects(idata, design, stats, samples.seed)
+        times["conditional_s"] = time.perf_counter() - t2
+        idata["posterior"].attrs["marginal_implementation"] = implementation
+    idata["posterior"].attrs["model_path"] = path
+    add_observed(idata, design)
+    times["compile_s"] += load_s  # compiling (or loading) the callback counts as compiling
+    timing = {"build_s": t1 - t0 - load_s, **times, "total_s": time.perf_counter() - t0}
+    frame = data.loc[design.rows, list(used_columns(spec))]
+    result = Fit(idata=idata, spec=spec, design=design, data=frame, user_priors=dict(priors or {}),
+                 parameterization=parameterization, settings=settings, timing=timing,
+                 model_path=path, seed=samples.seed)
+    result.__dict__["model"] = built.model
+    return result
+
+
+def null_model(model, data: pd.DataFrame | None = None, family: str | None = None,
+               **fit_kwargs) -> Fit:
+    """Fit the null model: same outcome, family and grouping factors, intercepts only.
+
+    Parameters
+    ----------
+    model : str, Spec or Fit
+        A formula (``"y ~ x + (1 + x | g)"``), a Spec, or a fitted model. From a Fit the data
+        and sampler settings (draws, tune, chains, sampler, seed) are reused unless given.
+    data : pandas.DataFrame, optional
+        Required unless ``model`` is a Fit.
+    family : str, optional
+        Family of a formula (default gaussian); a Spec or Fit carries its own.
+    **fit_kwargs
+        Passed to :func:`hiermod.fit` (draws, tune, chains, random_seed, ...).
+
+    Returns
+    -------
+    Fit
+        Of ``y ~ 1 + (1 | g) ...``.
+
+    Examples
+    --------
+    >>> null = hm.null_model("mAch ~ ses + (1 | school)", hsb, draws=500)   # doctest: +SKIP
+    >>> null.icc()                                                           # doctest: +SKIP
+    """
+    kwargs = {}
+    if isinstance(model, Fit):
+        s = model.settings
+        kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains, "sampler": s.sampler,
+                  "random_seed": s.random_seed, "target_accept": s.target_accept,
+                  "max_treedepth": s.max_treedepth, "progressbar": s.progressbar,
+                  "cores": s.cores}
+        data = model.data if data is None else data
+        spec = model.spec
+    elif isinstance(model, str):
+        spec = parse_formula(model, family=family or "gaussian")
+    else:
+        spec = model if family is None or not isinstance(model, Spec) else model.with_family(family)
+    spec = null_spec(spec)
+    if data is None:
+        raise SpecError("null_model needs the data (data=...) unless it is given a Fit")
+    kwargs.update(fit_kwargs)
+    return fit(spec, data, **kwargs)
+
+
+def load_fit(path) -> Fit:
+    """Read a Fit written by ``Fit.save``."""
+    idata, frame, attrs = io.read_fit(path)
+    spec = parse_formula(attrs["formula"], family=attrs["family"])
+    design = make_design(spec, frame)
+    seed = idata["posterior"].attrs.get("random_seed")
+    return Fit(idata=idata, spec=spec, design=design, data=frame,
+               user_priors=io.priors_from_json(attrs["priors"]),
+               parameterization=attrs["parameterization"],
+               settings=SamplerSettings(**attrs["settings"]), timing=attrs["timing"],
+               model_path=attrs.get("model_path", "explicit"),
+               seed=None if seed is None else int(seed))

@@ -1,0 +1,69 @@
+"""The model specification: small immutable objects handed from the parser to the design stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..families import FAMILIES, get_family
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One varying-effects term ``(expr | factor)`` or ``(expr || factor)``.
+
+    ``factor`` is a column name or an interaction of columns (``'school:class'``, the inner
+    level of a nested ``(1 | school/class)``). ``correlated`` is False for ``||``.
+    """
+
+    expr: str
+    factor: str
+    correlated: bool = True
+
+
+@dataclass(frozen=True)
+class Response:
+    """The outcome: a column, plus the number of trials for binomial models.
+
+    lme4's ``cbind(s, n - s)`` and ``cbind(s, f)`` and brms's ``s | trials(n)`` all give
+    ``successes='s'`` with ``trials`` (a column) or ``failures`` (a column).
+    """
+
+    name: str
+    trials: str | None = None
+    failures: str | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed multilevel model: outcome, fixed part, varying-effects terms and family.
+
+    ``fixed`` is the right-hand side of the fixed part in formulae syntax (``'1 + floor'``).
+    ``formula`` is the whole model as an lme4 formula, the canonical text of the spec.
+    ``link`` is the family's link (checked by :func:`hiermod.families.get_family`: a link the
+    family does not support is refused here, before any path uses the spec).
+    """
+
+    response: Response
+    fixed: str
+    groups: tuple[GroupSpec, ...]
+    family: str = "gaussian"
+    formula: str = ""
+    link: str | None = None
+    #: The level-wise equations the spec was written as (:func:`hiermod.levels`), else None.
+    #: Not part of equality: a level-wise spec equals the spec of its lme4 formula.
+    levels: object = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        family = get_family(self.family, self.link)
+        object.__setattr__(self, "link", family.link)
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """Grouping factors in order of first appearance, without repeats."""
+        return tuple(dict.fromkeys(g.factor for g in self.groups))
+
+    def with_family(self, family: str) -> Spec:
+        return replace(self, family=family, link=None)
+
+
+__all__ = ["FAMILIES", "GroupSpec", "Response", "Spec"]

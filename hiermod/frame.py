@@ -1,0 +1,111 @@
+"""Data-frame helpers shared by the front ends, the design and the reports: the columns a spec
+uses, grouping-factor codes, formulae model matrices, constancy within groups and nesting.
+
+numpy / pandas / formulae only; nothing here knows about models.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from formulae import design_matrices
+
+from .errors import DataError, SpecError
+from .transforms import SAFE_NAMESPACE, safe_environment
+
+_NAME = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_.]*)(?![A-Za-z0-9_.]*\s*\()")
+
+
+def expression_columns(expr: str) -> list[str]:
+    """Column names referred to by a formula expression (function names excluded)."""
+    return [m.group(1) for m in _NAME.finditer(expr) if m.group(1) not in SAFE_NAMESPACE]
+
+
+def used_columns(spec) -> dict[str, str]:
+    """column -> the role it plays (for error messages), in formula order."""
+    roles: dict[str, str] = {spec.response.name: "outcome"}
+    if spec.response.trials:
+        roles.setdefault(spec.response.trials, "trials")
+    if spec.response.failures:
+        roles.setdefault(spec.response.failures, "failures")
+    for col in expression_columns(spec.fixed):
+        roles.setdefault(col, "fixed-effect predictor")
+    for g in spec.groups:
+        for col in expression_columns(g.expr):
+            roles.setdefault(col, f"varying-effect predictor of '{g.factor}'")
+        for col in g.factor.split(":"):
+            roles.setdefault(col, "grouping factor")
+    return roles
+
+
+def factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Level index and level labels of a grouping factor ('a:b' interacts columns).
+
+    Numeric ids sort numerically, strings in byte order (as lme4 does in the C locale).
+    """
+    cols = factor.split(":")
+    keys = [data[c] for c in cols]
+    parts = []
+    for k in keys:
+        if pd.api.types.is_numeric_dtype(k) and not pd.api.types.is_bool_dtype(k):
+            parts.append(k.map(lambda v: repr(v) if not float(v).is_integer() else str(int(v))))
+        else:
+            parts.append(k.astype(str))
+    label = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=":")
+    if len(cols) == 1 and pd.api.types.is_numeric_dtype(keys[0]) \
+            and not pd.api.types.is_bool_dtype(keys[0]):
+        order = pd.Series(keys[0].to_numpy(), index=label.to_numpy()).groupby(level=0).first()
+        levels = tuple(order.sort_values(kind="stable").index)
+    else:
+        levels = tuple(sorted(label.unique(), key=lambda s: s.encode()))
+    lookup = {lvl: i for i, lvl in enumerate(levels)}
+    return label.map(lookup).to_numpy(dtype=np.int64), levels
+
+
+def model_matrix(expr: str, data: pd.DataFrame, where: str):
+    """formulae's common-effects matrix of ``expr`` on ``data``, with hiermod's safe functions
+    (None for an empty part such as '0')."""
+    try:
+        dm = design_matrices(expr, data, na_action="error", env=safe_environment())
+    except (DataError, SpecError):
+        raise
+    except Exception as exc:  # formulae raises many types; rewrap with context
+        raise SpecError(f"cannot build the {where} from '{expr}': {exc}") from exc
+    return dm.common
+
+
+def matrix_columns(common, n_rows: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The matrix and its column names; formulae gives ``None`` for an empty part ('0')."""
+    if common is None:
+        return np.zeros((n_rows, 0)), ()
+    frame = common.as_dataframe()
+    return np.asarray(frame, dtype=float), tuple(str(c) for c in frame.columns)
+
+
+def constant_within(x: np.ndarray, index: np.ndarray, n_groups: int,
+                    rtol: float = 1e-9) -> np.ndarray:
+    """Per group: True where every column of x (n,) or (n, k) is constant within the group
+    (range ≤ rtol · the column's overall range)."""
+    x = np.asarray(x, dtype=float).reshape(len(x), -1)
+    ok = np.ones(n_groups, bool)
+    for col in x.T:
+        lo = np.full(n_groups, np.inf)
+        hi = np.full(n_groups, -np.inf)
+        np.minimum.at(lo, index, col)
+        np.maximum.at(hi, index, col)
+        scale = max(float(np.ptp(col)), 1e-300)
+        ok &= (hi - lo) <= rtol * scale
+    return ok
+
+
+def outer_groups(inner: np.ndarray, outer: np.ndarray, n_inner: int) -> np.ndarray:
+    """For each inner group, how many outer groups its rows fall in (1 everywhere: nested)."""
+    pairs = np.unique(np.stack([inner, outer]), axis=1)
+    return np.bincount(pairs[0], minlength=n_inner)
+
+
+def is_nested(inner: np.ndarray, outer: np.ndarray, n_inner: int) -> bool:
+    """Whether every inner group lies inside one outer group."""
+    return bool(np.all(outer_groups(inner, outer, n_inner) <= 1))

@@ -1,0 +1,82 @@
+"""Exact draws of the group effects given each posterior draw of a marginalized gaussian model.
+
+Given β, Σ = L Lᵀ and σ, the effects of group j have the Gaussian conditional posterior
+
+    u_j | y, β, Σ, σ ~ N(m_j, V_j),   V_j = (Z_jᵀZ_j / σ² + Σ⁻¹)⁻¹,   m_j = V_j Z_jᵀ r_j / σ²
+
+with r_j = y_j − X_j β. One draw of u_j per posterior draw of (β, Σ, σ) makes (β, Σ, σ, u) a
+draw from the joint posterior of the explicit model, so ``u_<g>`` is stored under the same
+name and dims and every report works unchanged. The arithmetic is the kernel's
+(:func:`hiermod.marginal.kernel.conditional_draws`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .. import names
+from .kernel import conditional_draws
+from .suffstats import GroupStats
+
+
+def factor_from_draws(sd: np.ndarray, corr: np.ndarray | None) -> np.ndarray:
+    """L = diag(sd) chol(R), draw by draw: (S, q) sds and (S, q, q) correlations -> (S, q, q)."""
+    S, q = sd.shape
+    if corr is None:
+        return sd[:, :, None] * np.eye(q)
+    return sd[:, :, None] * np.linalg.cholesky(corr)
+
+
+def posterior_arrays(posterior: xr.Dataset, fd):
+    """β (S, p) or None, L (S, q, q) and σ (S,) from a posterior Dataset, draws flattened."""
+    def flat(da):
+        return np.asarray(da.values, dtype=float).reshape((-1,) + da.shape[2:])
+
+    beta = flat(posterior[names.FIXED]) if names.FIXED in posterior else None
+    sd = flat(posterior[names.group_sd(fd.name)])
+    corr_name = names.group_corr(fd.name)
+    corr = flat(posterior[corr_name]) if corr_name in posterior else None
+    return beta, factor_from_draws(sd, corr), flat(posterior[names.SIGMA])
+
+
+def group_effect_draws(stats: GroupStats, beta: np.ndarray | None, L: np.ndarray,
+                       sigma: np.ndarray, rng: np.random.Generator,
+                       mean_only: bool = False) -> np.ndarray:
+    """(S, J, q) draws (or conditional means) of every group's effects, one per posterior draw
+    of β (S, p) or None, L (S, q, q) and σ (S,)."""
+    S = L.shape[0]
+    theta = (np.zeros((S, 0)) if beta is None or stats.p == 0
+             else stats.theta_from_beta(np.asarray(beta, dtype=float)))
+    eps = (np.zeros((1, 1, 1)) if mean_only
+           else rng.standard_normal((S, stats.n_groups, stats.q)))
+    return conditional_draws(stats.ZtZ, stats.ZtW, stats.Zty, np.ascontiguousarray(theta),
+                             np.ascontiguousarray(L, dtype=float),
+                             np.ascontiguousarray(sigma, dtype=float), eps, mean_only)
+
+
+def draw_group_effects(posterior: xr.Dataset, design, stats: GroupStats,
+                       random_seed: int | np.random.Generator | np.random.SeedSequence | None
+                       ) -> xr.DataArray:
+    """``u_<g>`` (chain, draw, <g>, <g>_term) drawn from its conditional posterior."""
+    fd = design.factor(stats.factor)
+    rng = np.random.default_rng(random_seed)
+    beta, L, sigma = posterior_arrays(posterior, fd)
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    u = group_effect_draws(stats, beta, L, sigma, rng).reshape(n_chain, n_draw, fd.n_levels, fd.q)
+    gdim, tdim = names.group_dim(fd.name), names.term_dim(fd.name)
+    return xr.DataArray(u, dims=("chain", "draw", gdim, tdim), name=names.group_effects(fd.name),
+                        coords={"chain": posterior["chain"].values,
+                                "draw": posterior["draw"].values,
+                                gdim: list(fd.levels), tdim: list(fd.terms)})
+
+
+def add_group_effects(idata: xr.DataTree, design, stats: GroupStats, seed: int) -> None:
+    """Store the conditional draws of ``u_<g>`` in ``idata.posterior`` (in place); ``seed`` is
+    the sampler's seed, from which the draws' own stream is derived."""
+    post = idata["posterior"].to_dataset()
+    u = draw_group_effects(post, design, stats, np.random.SeedSequence([seed, 0x75]))
+    attrs = dict(post.attrs)
+    post = post.assign({u.name: u})
+    post.attrs = attrs
+    idata["posterior"] = xr.DataTree(post)

@@ -1,0 +1,307 @@
+"""A self-contained HTML report of a fit (plus summary.md and the figures as PNG files).
+
+The page has no scripts and loads nothing: styles are inline and figures are embedded as
+base64 PNG, so the one file can be mailed, archived or opened offline. Sections: model
+(formula, equations level-wise and combined), fixed effects, variance components, ICC,
+sampling diagnostics, the REML comparison (when given), figures.
+
+:func:`render` is pure (numbers and figures in, text out); :func:`write_report` writes the
+files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import names
+from ..plots.caterpillar import plot_caterpillar
+from ..plots.compare import plot_compare
+from ..plots.icc import plot_icc
+from ..plots.trace import figure_png, plot_intervals, plot_trace
+from ..report import group_effects, icc_draws
+from ..report.summary_table import parameter_draws
+from .equations import equations
+from .json_report import fit_report
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
+       max-width: 980px; color: #1d2330; line-height: 1.45; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
+     border-bottom: 1px solid #d5d9e0; padding-bottom: .2rem; }
+code { background: #f3f4f7; padding: 0 .25rem; border-radius: 3px; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: .92rem; }
+th, td { padding: .25rem .7rem; border-bottom: 1px solid #e3e6ec; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f3f4f7; }
+.meta { color: #556; } .ok { color: #1a7f37; font-weight: 600; }
+.bad { color: #b42318; font-weight: 600; } .flag { color: #b42318; font-size: .85rem; text-align: left; }
+.equations { background: #fafbfc; border: 1px solid #e3e6ec; border-radius: 6px; padding: .6rem 1rem; }
+.eq-level { margin: .4rem 0; } .eq-label { font-weight: 600; display: inline-block; min-width: 7rem; color: #445; }
+.eq { font-family: "Cambria Math", "STIX Two Math", Georgia, serif; font-size: 1.05rem; margin: .15rem 0 .15rem 7rem; }
+.var { font-style: normal; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #e3e6ec; }
+figcaption { color: #556; font-size: .9rem; }
+"""
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """A figure of the report: file name, caption, PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, int):
+        return str(x)
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e5 or ax < 1e-3):
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits}f}" if ax < 100 else f"{x:.1f}"
+
+
+def _table(header: list[str], rows: list[list], cls: str = "") -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for r in rows:
+        cells = []
+        for v in r:
+            if isinstance(v, tuple):  # (raw html, ) cell
+                cells.append(f"<td class=\"flag\">{v[0]}</td>")
+            else:
+                cells.append(f"<td>{html.escape(_fmt(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    c = f' class="{cls}"' if cls else ""
+    return f"<table{c}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _md_table(header: list[str], rows: list[list]) -> str:
+    def cell(v):
+        v = v[0] if isinstance(v, tuple) else _fmt(v)
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# --- the tables, from the JSON report dict ----------------------------------------------------
+
+
+def tables(report: dict) -> dict[str, tuple[list[str], list[list]]]:
+    """Section name -> (header, rows), from :func:`hiermod.output.json_report.fit_report`."""
+    pct = f"{100 * report['interval_prob']:g}%"
+    cols = ["mean", "sd", f"{pct} lower", f"{pct} upper", "ESS bulk", "R-hat"]
+
+    def stat_row(label, s):
+        return [label, s["mean"], s["sd"], s["lower"], s["upper"],
+                s.get("ess_bulk"), s.get("r_hat")]
+
+    out: dict[str, tuple[list[str], list[list]]] = {}
+    out["fixed"] = (["term", *cols], [stat_row(t, s) for t, s in report["fixed"].items()])
+    vc = []
+    for g, terms in report["group_sd"].items():
+        for t, s in terms.items():
+            vc.append(stat_row(names.sd_label(g, t), s))
+    for g, pairs in report["group_corr"].items():
+        for s in pairs.values():
+            vc.append(stat_row(names.corr_label(g, *s["terms"]), s))
+    if report["sigma"] is not None:
+        vc.append(stat_row("sigma (residual sd)", report["sigma"]))
+    out["variance"] = (["parameter", *cols], vc)
+    out["icc"] = (["grouping factor", "levels", "ICC mean", "sd", f"{pct} lower", f"{pct} upper"],
+                  [[g, report["groups"].get(g), s["mean"], s["sd"], s["lower"], s["upper"]]
+                   for g, s in report["icc"].items()])
+    d = report["diagnostics"]
+    t = report["timing"]
+    smp = report.get("sampler", {})
+    out["diagnostics"] = (["check", "value"], [
+        ["status", "no problems found" if d["ok"] else "PROBLEMS (see below)"],
+        ["max R-hat", d["max_rhat"]], ["min ESS bulk", d["min_ess_bulk"]],
+        ["min ESS tail", d["min_ess_tail"]], ["divergent transitions", d["divergences"]],
+        ["max tree depth hits", d.get("treedepth_hits")],
+        ["sampler", f"{smp.get('sampler')} ({smp.get('parameterization')}), "
+                    f"{smp.get('chains')} chains × {smp.get('draws')} draws, "
+                    f"{smp.get('tune')} tuning, seed {smp.get('random_seed')}"],
+        ["time: build / compile / sample / total (s)",
+         " / ".join(_fmt(t.get(k), 1) if t.get(k) is not None else "–"
+                    for k in ("build_s", "compile_s", "sample_s", "total_s"))],
+    ])
+    reml = report.get("reml")
+    if reml and reml.get("comparison"):
+        rows = []
+        for label, c in reml["comparison"].items():
+            se = reml["fixed"].get(label, {}).get("se")
+            rows.append([label, c["posterior_mean"], c["reml"], se, c["diff"], c.get("diff_z"),
+                         (html.escape(c["flags"]),)])
+        out["reml"] = (["parameter", "posterior mean", f"{reml['method']} estimate",
+                        f"{reml['method']} SE", "difference", "difference (z)", "flags"], rows)
+    return out
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def figures(fit, comparison: pd.DataFrame | None = None, prob: float = 0.95) -> list[FigureFile]:
+    """The report's figures: fixed effects, variance components, traces, REML comparison,
+    ICC and the group effects (caterpillar)."""
+    design = fit.design
+    summ = fit.summary(prob)
+    out = []
+    fixed = summ.loc[[t for t in design.fixed_terms]]
+    if len(fixed):
+        out.append(FigureFile("fixed_effects.png", "Fixed effects: posterior means and intervals",
+                              figure_png(plot_intervals(fixed, "fixed effects", reference=0.0))))
+    vc_rows = [names.sd_label(fd.name, t) for fd in design.factors for t in fd.terms]
+    vc_rows += [names.SIGMA] if names.SIGMA in summ.index else []
+    if vc_rows:
+        out.append(FigureFile("variance_components.png",
+                              "Standard deviations of the varying effects and of the residual",
+                              figure_png(plot_intervals(summ.loc[vc_rows], "standard deviations"))))
+    draws = parameter_draws(fit.idata["posterior"].to_dataset(), design)
+    out.append(FigureFile("trace.png", "Traces and per-chain posteriors of the main parameters",
+                          figure_png(plot_trace(draws))))
+    if comparison is not None:
+        out.append(FigureFile("reml_comparison.png",
+                              "Posterior (blue) against the REML / ML estimate (orange)",
+                              figure_png(plot_compare(comparison))))
+    out.extend(_caterpillar(fit, prob))
+    return out
+
+
+def _caterpillar(fit, prob: float) -> list[FigureFile]:
+    """The ICC's posterior and the group effects of each factor (caterpillar plots)."""
+    out = [FigureFile("icc.png", "Posterior of the intraclass correlation of each grouping factor",
+                      figure_png(plot_icc(icc_draws(fit.idata, fit.design), prob=prob)))]
+    for fd in fit.design.factors:
+        table = group_effects(fit.idata, fit.design, factor=fd.name, prob=prob)
+        out.append(FigureFile(f"caterpillar_{names.group_effects(fd.name)}.png",
+                              f"Group effects of '{fd.name}' with {100 * prob:g}% intervals",
+                              figure_png(plot_caterpillar(table))))
+    return out
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def render(report: dict, equations=None, figs: list[FigureFile] = (), title: str | None = None,
+           description: str = "") -> tuple[str, str]:
+    """(HTML text, Markdown text) of the report."""
+    tabs = tables(report)
+    title = title or report.get("model") or "hiermod fit"
+    groups = ", ".join(f"{g} ({n} levels)" for g, n in report["groups"].items())
+    meta = (f"<code>{html.escape(report['formula'])}</code> · family {report['family']} · "
+            f"{report['n_obs']} observations · {html.escape(groups)}")
+    d = report["diagnostics"]
+    status = ('<p class="ok">Sampling diagnostics: no problems found.</p>' if d["ok"] else
+              '<p class="bad">Sampling diagnostics found problems:</p><ul>'
+              + "".join(f"<li>{html.escape(p)}</li>" for p in d["problems"]) + "</ul>")
+    notes = "".join(f"<p class=\"meta\">Note: {html.escape(n)}</p>" for n in d.get("notes", []))
+    pct = f"{100 * report['interval_prob']:g}%"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="meta">{html.escape(description)}</p>' if description else "",
+        f'<p class="meta">{meta}</p>',
+        status,
+        "<h2 id=\"model\">Model</h2>",
+        equations.html() if equations is not None else "",
+        "<h2 id=\"fixed\">Fixed effects</h2>",
+        f"<p class=\"meta\">Posterior mean, sd and {pct} equal-tailed interval.</p>",
+        _table(*tabs["fixed"]),
+        "<h2 id=\"variance\">Variance components</h2>",
+        _table(*tabs["variance"]),
+        "<h2 id=\"icc\">Intraclass correlation</h2>",
+        "<p class=\"meta\">Share of the (latent-scale) variance at each grouping factor, from the "
+        "intercept variances, draw by draw.</p>",
+        _table(*tabs["icc"]),
+        "<h2 id=\"diagnostics\">Sampling diagnostics</h2>",
+        _table(*tabs["diagnostics"]), notes,
+    ]
+    if "reml" in tabs:
+        parts += ["<h2 id=\"reml\">Posterior versus REML / ML</h2>",
+                  "<p class=\"meta\">The same model fitted by restricted (gaussian) or Laplace "
+                  "maximum likelihood on the same design; flags explain where the two may "
+                  "differ.</p>", _table(*tabs["reml"], cls="reml")]
+    if figs:
+        parts.append("<h2 id=\"figures\">Figures</h2>")
+        for f in figs:
+            b64 = base64.b64encode(f.png).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(f.caption)}" '
+                         f'src="data:image/png;base64,{b64}">'
+                         f"<figcaption>{html.escape(f.caption)} ({html.escape(f.name)})"
+                         "</figcaption></figure>")
+    parts.append(f"<p class=\"meta\">hiermod {html.escape(str(report.get('hiermod_version')))}"
+                 "</p></body></html>")
+    page = "\n".join(p for p in parts if p)
+
+    md = [f"# {title}", ""]
+    if description:
+        md += [description, ""]
+    md += [f"`{report['formula']}` · family {report['family']} · {report['n_obs']} "
+           f"observations · {groups}", ""]
+    if equations is not None:
+        md += ["## Model", "", equations.markdown(), ""]
+    for key, heading in (("fixed", "Fixed effects"), ("variance", "Variance components"),
+                         ("icc", "Intraclass correlation"), ("diagnostics", "Sampling diagnostics"),
+                         ("reml", "Posterior versus REML / ML")):
+        if key in tabs:
+            md += [f"## {heading}", "", _md_table(*tabs[key]), ""]
+    if not d["ok"]:
+        md += ["**Problems:**", ""] + [f"- {p}" for p in d["problems"]] + [""]
+    if figs:
+        md += ["## Figures", ""] + [f"![{f.caption}]({f.name})" for f in figs] + [""]
+    return page, "\n".join(md)
+
+
+def write_report(fit, out_dir, reml_fit=None, comparison: pd.DataFrame | None = None,
+                 title: str | None = None, description: str = "", prob: float = 0.95,
+                 report: dict | None = None) -> dict[str, Path]:
+    """Write ``report.html``, ``summary.md`` and the figures (PNG) into ``out_dir``.
+
+    Parameters
+    ----------
+    fit : Fit
+    out_dir : str or Path
+        Created if missing; existing files of the same names are replaced.
+    reml_fit, comparison : optional
+        A REML fit of the same model and :func:`hiermod.compare`'s table.
+    title, description : str, optional
+    prob : float
+        Interval probability.
+    report : dict, optional
+        A ready :func:`hiermod.output.json_report.fit_report` (computed if not given).
+
+    Returns
+    -------
+    dict
+        "html", "markdown" and one entry per figure -> the path written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if report is None:
+        report = fit_report(fit, reml_fit, comparison, prob=prob, model_name=title)
+    figs = figures(fit, comparison, prob)
+    page, md = render(report, equations(fit), figs, title=title, description=description)
+    paths = {"html": out / "report.html", "markdown": out / "summary.md"}
+    paths["html"].write_text(page, encoding="utf-8")
+    paths["markdown"].write_text(md, encoding="utf-8")
+    for f in figs:
+        p = out / f.name
+        p.write_bytes(f.png)
+        paths[f.name] = p
+    return paths
