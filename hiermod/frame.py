@@ -40,6 +40,23 @@ def used_columns(spec) -> dict[str, str]:
     return roles
 
 
+def _numeric_key(k: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(k) and not pd.api.types.is_bool_dtype(k)
+
+
+def factor_labels(data: pd.DataFrame, factor: str) -> pd.Series:
+    """The level label of every row of a grouping factor ('a:b' interacts columns): whole
+    numbers without a decimal point, other numbers by ``repr``, anything else as text."""
+    parts = []
+    for c in factor.split(":"):
+        k = data[c]
+        if _numeric_key(k):
+            parts.append(k.map(lambda v: repr(v) if not float(v).is_integer() else str(int(v))))
+        else:
+            parts.append(k.astype(str))
+    return parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=":")
+
+
 def factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Level index and level labels of a grouping factor ('a:b' interacts columns).
 
@@ -47,15 +64,8 @@ def factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, tuple[str
     """
     cols = factor.split(":")
     keys = [data[c] for c in cols]
-    parts = []
-    for k in keys:
-        if pd.api.types.is_numeric_dtype(k) and not pd.api.types.is_bool_dtype(k):
-            parts.append(k.map(lambda v: repr(v) if not float(v).is_integer() else str(int(v))))
-        else:
-            parts.append(k.astype(str))
-    label = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=":")
-    if len(cols) == 1 and pd.api.types.is_numeric_dtype(keys[0]) \
-            and not pd.api.types.is_bool_dtype(keys[0]):
+    label = factor_labels(data, factor)
+    if len(cols) == 1 and _numeric_key(keys[0]):
         order = pd.Series(keys[0].to_numpy(), index=label.to_numpy()).groupby(level=0).first()
         levels = tuple(order.sort_values(kind="stable").index)
     else:

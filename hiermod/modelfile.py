@@ -58,10 +58,10 @@ import pandas as pd
 from . import datasets
 from .design import DataWarning, make_design
 from .errors import DataError, HiermodError, SpecError, format_rows
-from .families import FAMILIES
+from .families import FAMILIES, get_family
 from .fitting import fit
 from .formula import check_levels, levels, parse_formula
-from .model import PARAMETERIZATIONS
+from .model import check_parameterization
 from .priors import Prior, resolve_priors
 from .sample import SamplerSettings
 from .transforms import COLUMN_TRANSFORMS as TRANSFORMS
@@ -72,8 +72,8 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "name": None, "description": None,
     "data": ("dataset", "path", "dropna"),
     "transform": None,  # any column name -> {fn, args}
-    "model": ("family", "formula", "level1", "group", "level2", "level3", "parameterization",
-              "marginalize"),
+    "model": ("family", "link", "formula", "level1", "group", "level2", "level3",
+              "parameterization", "marginalize"),
     "priors": None,  # any prior key -> {dist, params...}
     "sampler": ("draws", "tune", "chains", "seed", "sampler", "target_accept", "max_treedepth"),
 }
@@ -259,9 +259,11 @@ def apply_transforms(ctx: _Context, table: dict, data: pd.DataFrame) -> tuple[pd
 def build_spec(ctx: _Context, table: dict):
     _check_keys(ctx, table, SCHEMA["model"], ("model",))
     family = table.get("family", "gaussian")
-    if family not in FAMILIES:
-        raise ctx.error(("model", "family"), f"unknown family {family!r}; choose one of "
-                        f"{', '.join(FAMILIES)}")
+    link = table.get("link")
+    try:
+        get_family(family, link)
+    except SpecError as exc:
+        raise ctx.wrap(("model", "link" if family in FAMILIES else "family"), exc) from None
     if "formula" in table:
         extra = [k for k in ("level1", "group", "level2", "level3") if k in table]
         if extra:
@@ -269,7 +271,7 @@ def build_spec(ctx: _Context, table: dict):
                             "equations (level1, level2, ...), not both")
         formula = _want(ctx, table["formula"], str, ("model", "formula"), "an lme4 formula")
         try:
-            return parse_formula(formula, family=family)
+            return parse_formula(formula, family=family, link=link)
         except SpecError as exc:
             raise ctx.wrap(("model", "formula"), exc) from None
     if "level1" not in table:
@@ -293,7 +295,7 @@ def build_spec(ctx: _Context, table: dict):
         raise ctx.error(("model", "group"), f"must be a factor name or a list of them, "
                         f"got {group!r}")
     try:
-        return levels(level1, *higher, group=group, family=family)
+        return levels(level1, *higher, group=group, family=family, link=link)
     except SpecError as exc:
         raise ctx.wrap(("model",), exc) from None
 
@@ -396,9 +398,10 @@ def load_model(path: str | Path) -> ModelFile:
     data, transforms = apply_transforms(ctx, doc.get("transform", {}), data)
     spec = build_spec(ctx, doc["model"])
     parameterization = doc["model"].get("parameterization", "noncentered")
-    if parameterization not in PARAMETERIZATIONS:
-        raise ctx.error(("model", "parameterization"), f"unknown parameterization "
-                        f"{parameterization!r}; choose one of {', '.join(PARAMETERIZATIONS)}")
+    try:
+        check_parameterization(parameterization)
+    except SpecError as exc:
+        raise ctx.wrap(("model", "parameterization"), exc) from None
     try:
         check_levels(spec, data)
     except SpecError as exc:

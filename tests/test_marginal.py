@@ -15,7 +15,6 @@ Tolerances, and why:
   comparisons) at most 1% beyond 3 MCSE, none beyond 4.5, and their sds within 15%.
 """
 
-import json
 
 import numpy as np
 import pytensor
@@ -37,7 +36,7 @@ from hiermod.marginal.draws import factor_from_draws, group_effect_draws
 from hiermod.marginal.graph import marginal_loglik
 from hiermod.marginal.op import marginal_loglik_op
 from support import MARGINAL_CASES as CASES
-from support import REFERENCE, design_of, lme4_term
+from support import design_of, lme4_term, load_reference
 
 IMPLEMENTATIONS = {"graph": marginal_loglik, "op": marginal_loglik_op}
 
@@ -168,7 +167,7 @@ def test_marginal_model_has_the_usual_priors_and_names(case):
 
 
 def reml_parameters(case, design):
-    ref = json.loads((REFERENCE / f"{case}.json").read_text())
+    ref = load_reference(case)
     reml = ref["reml"]
     levels = ref.get("factor_levels", {})
     fixef = {lme4_term(k, levels): v["est"] for k, v in reml["fixef"].items()}
@@ -337,7 +336,7 @@ def test_hsb82_group_effects_match_lme4_modes():
     data = hm.datasets.load("hsb82")
     fit = hm.fit(CASES["hsb_full"][1], data, random_seed=7, progressbar=False)
     assert fit.model_path == PATH_MARGINAL
-    reml = json.loads((REFERENCE / "hsb_full.json").read_text())["reml"]
+    reml = load_reference("hsb_full")["reml"]
     u = fit.idata["posterior"]["u_school"]
     levels = list(reml["ranef"]["school"])
     for term, key, min_corr, max_dev in (("Intercept", "(Intercept)", 0.99, 0.1),

@@ -24,6 +24,7 @@ from scipy import optimize
 
 from ..glm import irls
 from .glmm import GlmmProblem
+from .optimize import value_hessian
 
 PIRLS_TOL = 1e-7  # lme4's relative change of the penalized deviance
 DERIV12_STEP = 1e-4  # lme4's deriv12 step
@@ -97,15 +98,5 @@ class Lme4Laplace:
         return self._laplace(eta, u, A)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
-        """lme4's ``deriv12`` Hessian: central second differences with step 10⁻⁴."""
-        x = np.asarray(x, float)
-        n, f0, h = len(x), self.deviance(x), DERIV12_STEP
-        E = np.eye(n) * h
-        H = np.zeros((n, n))
-        for i in range(n):
-            H[i, i] = (self.deviance(x + E[i]) - 2 * f0 + self.deviance(x - E[i])) / h**2
-            for j in range(i):
-                H[i, j] = H[j, i] = (self.deviance(x + E[i] + E[j]) - self.deviance(x + E[i] - E[j])
-                                     - self.deviance(x - E[i] + E[j])
-                                     + self.deviance(x - E[i] - E[j])) / (4 * h**2)
-        return H
+        """lme4's ``deriv12`` Hessian of :meth:`deviance` (central differences, step 10⁻⁴)."""
+        return value_hessian(self.deviance, np.asarray(x, float), DERIV12_STEP)

@@ -78,6 +78,20 @@ def fd_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, free: np
     return 0.5 * (H + H.T)
 
 
+def value_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float) -> np.ndarray:
+    """Hessian of f at x by central differences of its values with step h (lme4's
+    ``deriv12``): diagonal (f(x+h) − 2f(x) + f(x−h))/h², off-diagonal from four corners."""
+    n = len(x)
+    f0, E = f(x), np.eye(n) * h
+    H = np.zeros((n, n))
+    for i in range(n):
+        H[i, i] = (f(x + E[i]) - 2 * f0 + f(x - E[i])) / h**2
+        for j in range(i):
+            H[i, j] = H[j, i] = (f(x + E[i] + E[j]) - f(x + E[i] - E[j]) - f(x - E[i] + E[j])
+                                 + f(x - E[i] - E[j])) / (4 * h**2)
+    return H
+
+
 def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     """−H⁻¹g; where H is not positive definite, −|H|⁻¹g with the eigenvalues' absolute values
     (floored at 10⁻⁸ of the largest), a descent direction that still follows the curvature."""

@@ -82,7 +82,6 @@ def raw(latex: str, html: str) -> Tok:
 PLUS = raw(" + ", " + ")
 EQ = raw(" = ", " = ")
 SIM = raw(" \\sim ", " ~ ")
-CDOT = raw(" \\cdot ", " · ")
 
 
 def latex_escape(text: str) -> str:

@@ -18,7 +18,7 @@ import xarray as xr
 from .. import names
 from ..errors import DataError, format_rows
 from ..families import get_family
-from ..frame import used_columns
+from ..frame import factor_labels, used_columns
 from . import _posterior as P
 from .ppc import default_seed
 
@@ -57,19 +57,6 @@ class NewDesign:
     Zs: tuple[np.ndarray, ...]
     labels: tuple[np.ndarray, ...]  # per factor: level label of each row
     trials: np.ndarray | None
-
-
-def factor_labels(data: pd.DataFrame, factor: str) -> np.ndarray:
-    """Level labels of a grouping factor, made exactly as :func:`hiermod.design.factor_codes`."""
-    parts = []
-    for c in factor.split(":"):
-        k = data[c]
-        if pd.api.types.is_numeric_dtype(k):
-            parts.append(k.map(lambda v: repr(v) if not float(v).is_integer() else str(int(v))))
-        else:
-            parts.append(k.astype(str))
-    label = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=":")
-    return label.to_numpy(dtype=object)
 
 
 def required_columns(design, need_outcome_draws: bool) -> dict[str, str]:
@@ -131,7 +118,7 @@ def encode_newdata(design, newdata: pd.DataFrame, need_outcome_draws: bool = Fal
     for fd, mats in zip(design.factors, design.factor_matrices, strict=True):
         Z = np.hstack([_evaluate(m, newdata, f"varying effects of '{fd.name}'") for m in mats])
         Zs.append(Z)
-        labels.append(factor_labels(newdata, fd.name))
+        labels.append(factor_labels(newdata, fd.name).to_numpy(dtype=object))
     trials = None
     spec = design.spec
     if need_outcome_draws and design.family == "binomial":
@@ -293,7 +280,7 @@ def trajectory_grid(data: pd.DataFrame, design, x: str, factor: str | None = Non
     fd = P.pick_factor(design, factor)
     if x not in data.columns:
         raise DataError(f"no column '{x}' in the data; columns: {', '.join(map(str, data.columns))}")
-    labels = factor_labels(data, fd.name)
+    labels = factor_labels(data, fd.name).to_numpy(dtype=object)
     rows = []
     for lvl in fd.levels:
         g = data[labels == lvl]
