@@ -24,6 +24,10 @@ DATASETS: dict[str, tuple[str, str]] = {
     "penicillin": ("penicillin.csv", "penicillin assay: 24 plates crossed with 6 samples"),
     "efficacy_sim": ("efficacy_sim.csv", "simulated twin of the workshop's efficacy data "
                      "(scripts/make_efficacy_sim.py)"),
+    "orthodont": ("orthodont.csv", "orthodontic distance at ages 8-14, 27 children (nlme)"),
+    "bodyweight": ("bodyweight.csv", "rat body weight over 64 days, 16 rats on 3 diets (nlme)"),
+    "ovary": ("ovary.csv", "ovarian follicles of 11 mares over the estrus cycle (nlme)"),
+    "dialyzer": ("dialyzer.csv", "ultrafiltration rate of 20 dialyzers at 7 pressures (nlme)"),
 }
 
 

@@ -12,6 +12,10 @@ name                dims                                   meaning
 ``corr_<g>``        (``<g>_term``, ``<g>_term_``)          their correlation matrix
 ``mu``              (``obs``,)                             linear predictor η (link scale)
 ``y``               (``obs``,)                             the outcome
+``phi``             ()                                     residual correlation parameter
+                                                           (``ar1`` / ``car1`` / ``cs``)
+``sigma_log_ratio`` (``sigma_term``,)                      log-linear model of the residual
+                                                           sd: log σ_i = log σ + v_iᵀδ
 ==================  =====================================  ===============================
 
 User names (columns, grouping factors) become dims and summary rows; :func:`check_user_names`
@@ -37,9 +41,13 @@ SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
 MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | β, Σ, σ), group effects integrated out
 SAMPLE_DIMS = ("chain", "draw")
+RESIDUAL_CORR = "phi"  # correlation parameter of the residuals within a unit
+RESIDUAL_CORR_UNIT = "phi_unit"  # AR(1): (φ + 1)/2 on the unit interval, as sampled
+SIGMA_EFFECTS = "sigma_log_ratio"  # δ of log σ_i = log σ + v_iᵀδ
+SIGMA_DIM = "sigma_term"
 
 #: dims hiermod makes or ArviZ reads, which no grouping factor may take as its name
-RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, *SAMPLE_DIMS})
+RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, SIGMA_DIM, *SAMPLE_DIMS})
 #: rows that variance, ICC and R² tables hold next to the grouping factors
 RESERVED_FACTORS = frozenset({"residual", "fixed"})
 
@@ -112,8 +120,9 @@ def factor_dims(factor: str) -> tuple[str, str, str]:
 
 def reported_variables(factors) -> tuple[str, ...]:
     """The model variables that diagnostics and summaries cover, for the given factor names:
-    fixed effects, sigma, and per factor the group effects, sds and correlations."""
-    out = [FIXED, SIGMA]
+    fixed effects, sigma, the residual structure's parameters, and per factor the group
+    effects, sds and correlations."""
+    out = [FIXED, SIGMA, RESIDUAL_CORR, SIGMA_EFFECTS]
     for f in factors:
         out += [group_effects(f), group_sd(f), group_corr(f)]
     return tuple(out)
@@ -166,6 +175,27 @@ def sd_label(factor: str, term: str) -> str:
 def corr_label(factor: str, a: str, b: str) -> str:
     """Summary row of a correlation: 'corr(Intercept, floor | county)'."""
     return f"corr({a}, {b} | {factor})"
+
+
+def residual_corr_label(kind: str, group: str, time: str | None = None) -> str:
+    """Summary row of the residual correlation parameter: 'phi(time | id)' (AR(1), CAR(1)) or
+    'phi(id)' (compound symmetry)."""
+    return f"{RESIDUAL_CORR}({time} | {group})" if time else f"{RESIDUAL_CORR}({group})"
+
+
+def sigma_level_label(column: str, level: str) -> str:
+    """Summary row of the residual sd at one level of a variance factor: 'sigma[treat=B]'."""
+    return f"{SIGMA}[{column}={level}]"
+
+
+def sigma_slope_label(column: str) -> str:
+    """Summary row of the slope of log σ in a numeric variable: 'log_sigma[time]'."""
+    return f"log_{SIGMA}[{column}]"
+
+
+def sigma_term(column: str, level: str | None = None) -> str:
+    """Coordinate of one column of the variance model: 'treat=B' or 'time'."""
+    return column if level is None else f"{column}={level}"
 
 
 def corr_key(a: str, b: str) -> str:

@@ -27,6 +27,7 @@ from ..formula import GroupSpec, Spec, check_levels
 from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
 from .centring import Centring, centring
 from .checks import check_columns, check_factor, handle_missing, numeric_column
+from .residuals import ResidualDesign, make_residual_design
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +78,8 @@ class Design:
     level2_terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fixed_matrix: object = None  # formulae CommonEffectsMatrix, to encode new data alike
     factor_matrices: tuple = ()  # per factor: formulae matrices of its varying-effects columns
+    #: the residual structure within units (:mod:`hiermod.design.residuals`), else None
+    residuals: ResidualDesign | None = None
 
     @property
     def n_obs(self) -> int:
@@ -158,7 +161,8 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     ------
     DataError
         Unknown column, missing values, non-numeric outcome, 0/1 outcome that isn't, successes
-        above trials, a grouping factor with a single level.
+        above trials, a grouping factor with a single level; with a residual structure, the
+        checks of :func:`~hiermod.design.residuals.make_residual_design`.
     SpecError
         A term formulae cannot build; names that collide with hiermod's own.
 
@@ -197,6 +201,9 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
         factors.append(fd)
         mats.append(m)
     l2 = tuple((fd.name, level2_terms(X, fixed_terms, fd)) for fd in factors)
+    residuals = (None if spec.residuals is None
+                 else make_residual_design(spec.residuals, data, tuple(factors)))
     return Design(spec=spec, y=y, X=X, fixed_terms=fixed_terms, factors=tuple(factors),
                   trials=trials, rows=np.asarray(data.index), dropped_rows=dropped,
-                  level2_terms=l2, fixed_matrix=fixed_common, factor_matrices=tuple(mats))
+                  level2_terms=l2, fixed_matrix=fixed_common, factor_matrices=tuple(mats),
+                  residuals=residuals)

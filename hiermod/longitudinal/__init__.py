@@ -1,0 +1,8 @@
+"""Gaussian models with correlated (AR(1), CAR(1), compound symmetry) or heteroskedastic
+residuals within units: the sorted layout of a Design (:mod:`.layout`) and the one numba
+kernel that every face uses (:mod:`.kernel`: log-density and gradient, exact draws of the
+group effects, leave-one-out densities, residual draws), O(n) per evaluation."""
+
+from .layout import KIND_CODES, SerialData, serial_data
+
+__all__ = ["KIND_CODES", "SerialData", "serial_data"]

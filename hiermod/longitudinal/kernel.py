@@ -1,0 +1,506 @@
+"""The numerical core of gaussian models with correlated or heteroskedastic residuals within
+units: log-density with its gradient, exact conditional draws of the group effects, leave-one-
+out densities and residual draws, compiled by numba and cached on disk. O(n) per evaluation,
+no dense T × T factorisation.
+
+For the rows of one block j (a level of the grouping factor, :mod:`.layout`)
+
+    y_j ~ N(W_j θ, V_j),     V_j = Z_j Σ Z_jᵀ + Ω_j,     Σ = L Lᵀ,     Ω_j = S_j R_j S_j,
+
+with S = diag(σ_i), log σ_i = log σ + v_iᵀδ, and R_j block diagonal over the block's units:
+AR(1) / CAR(1) (corr φ^|t_i − t_k|) or compound symmetry (corr φ), or I.
+
+Notes
+-----
+*Whitening.* Write x_i = (y_i − W_iθ)/σ_i and ξ_i = Z_i/σ_i. A matrix K with KᵀK = R⁻¹ is
+known in closed form and applied in O(n):
+
+* AR(1) / CAR(1), rows of a unit in time order, ρ_i = φ^(t_i − t_{i−1}) (ρ = 0 at the first
+  row), κ_i = √(1 − ρ_i²): (Kx)_i = (x_i − ρ_i x_{i−1}) / κ_i, a lower bidiagonal K (the
+  precision R⁻¹ = KᵀK is tridiagonal), log|R| = Σ 2 log κ_i;
+* compound symmetry in a unit of m rows: R^(−1/2) = f I − h 11ᵀ with f = (1 − φ)^(−1/2),
+  g = (1 + (m − 1)φ)^(−1/2), h = (f − g)/m; log|R| = (m − 1) log(1 − φ) + log(1 + (m − 1)φ).
+
+Then r̃ = K x and Z̃ = K ξ follow the standard model r̃ = Z̃ L v + ε, v, ε ~ N(0, I), so with
+A = I + LᵀZ̃ᵀZ̃L = C Cᵀ, c = LᵀZ̃ᵀr̃, w = A⁻¹c (the Woodbury identity and the determinant lemma)
+
+    ℓ_j = −½ [ n_j log 2π + 2 Σ_i log σ_i + log|R_j| + log|A| + r̃ᵀr̃ − cᵀw ].
+
+*Gradient* (reverse mode). With b = L w, ε̂ = r̃ − Z̃ b and Kᵥ = L A⁻¹ Lᵀ,
+
+    ∂ℓ/∂r̃ = −ε̂,    ∂ℓ/∂Z̃ = ε̂ bᵀ − Z̃ Kᵥ,    ∂ℓ/∂L = Σ_j [ d wᵀ − Z̃ᵀZ̃ L (A⁻¹ + w wᵀ) ]
+
+(d = Z̃ᵀr̃). These adjoints go back through K to those of x and ξ (Kᵀ applied to them, O(n)),
+and to ρ_i (∂r̃_i/∂ρ_i = (−x_{i−1} + ρ_i r̃_i/κ_i)/κ_i, plus ρ_i/κ_i² from log|R|; for
+compound symmetry the derivatives of f, g, h), then ∂ρ_i/∂φ = Δt_i φ^(Δt_i − 1). With h̄, H̄
+the adjoints of x and ξ: ∂ℓ/∂θ = −Σ_i h̄_i W_i/σ_i and ∂ℓ/∂ log σ_i = −(h̄_i x_i + H̄_i·ξ_i) − 1,
+summed into ∂ℓ/∂σ and ∂ℓ/∂δ = Σ_i v_i ∂ℓ/∂ log σ_i.
+
+*Draws.* Given the parameters, u_j = L v_j with v_j ~ N(A⁻¹c, A⁻¹): v = C⁻ᵀ(C⁻¹c + ε).
+
+*Leave one out.* With the precision Q = V⁻¹ = TᵀT − (TᵀZ̃) Kᵥ (TᵀZ̃)ᵀ (T = K S⁻¹) and
+g = Q(y − Wθ) = Tᵀε̂, y_i given the rest of its block has mean y_i − g_i/Q_ii and variance
+1/Q_ii (Bürkner, Gabry & Vehtari 2021, *Comput. Stat.* 36:1243), computed row by row from
+diag(TᵀT) (tridiagonal / compound-symmetric in closed form).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_LOG_2PI = float(np.log(2 * np.pi))
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+NONE, AR1, CAR1, CS = 0, 1, 2, 3
+
+
+@numba.njit(**_JIT)
+def lag_corr(kind, phi, gap):
+    """(ρ, dρ/dφ) for a time gap: φ^gap (integer power for AR(1), so φ may be negative)."""
+    if kind == AR1:
+        g = int(round(gap))
+        if g == 0:
+            return 0.0, 0.0
+        return phi ** g, g * phi ** (g - 1)
+    if gap == 0.0:
+        return 0.0, 0.0
+    rho = phi ** gap
+    return rho, gap * rho / phi
+
+
+@numba.njit(**_JIT)
+def cs_coefs(phi, m):
+    """f, h of R^(−1/2) = f I − h 11ᵀ for m rows, their φ-derivatives, ½ log|R| and its
+    φ-derivative."""
+    f = 1.0 / math.sqrt(1.0 - phi)
+    g = 1.0 / math.sqrt(1.0 + (m - 1) * phi)
+    fp = 0.5 * f * f * f
+    gp = -0.5 * (m - 1) * g * g * g
+    half_logdet = 0.5 * ((m - 1) * math.log(1.0 - phi) + math.log(1.0 + (m - 1) * phi))
+    d_half_logdet = 0.5 * (-(m - 1) / (1.0 - phi) + (m - 1) / (1.0 + (m - 1) * phi))
+    return f, (f - g) / m, fp, (fp - gp) / m, half_logdet, d_half_logdet
+
+
+@numba.njit(**_JIT)
+def whiten(kind, phi, gap, us, ue, unit_starts, a, X, T):
+    """T = K X for the rows of units us..ue−1 (X, T: block-local (m, k) arrays; a: the
+    block's first sorted row); returns ½ log|R| of those units."""
+    k = X.shape[1]
+    half = 0.0
+    for u in range(us, ue):
+        s, t = unit_starts[u] - a, unit_starts[u + 1] - a
+        if kind == AR1 or kind == CAR1:
+            for i in range(s, t):
+                if i == s:
+                    for c in range(k):
+                        T[i, c] = X[i, c]
+                    continue
+                rho, _ = lag_corr(kind, phi, gap[a + i])
+                kap = math.sqrt(1.0 - rho * rho)
+                half += math.log(kap)
+                for c in range(k):
+                    T[i, c] = (X[i, c] - rho * X[i - 1, c]) / kap
+        elif kind == CS:
+            f, h, _, _, hl, _ = cs_coefs(phi, t - s)
+            half += hl
+            for c in range(k):
+                tot = 0.0
+                for i in range(s, t):
+                    tot += X[i, c]
+                for i in range(s, t):
+                    T[i, c] = f * X[i, c] - h * tot
+        else:
+            for i in range(s, t):
+                for c in range(k):
+                    T[i, c] = X[i, c]
+    return half
+
+
+@numba.njit(**_JIT)
+def whiten_transpose(kind, phi, gap, us, ue, unit_starts, a, G, H):
+    """H = Kᵀ G (block-local arrays, as :func:`whiten`)."""
+    k = G.shape[1]
+    for u in range(us, ue):
+        s, t = unit_starts[u] - a, unit_starts[u + 1] - a
+        if kind == AR1 or kind == CAR1:
+            for i in range(s, t):
+                for c in range(k):
+                    H[i, c] = G[i, c]
+            for i in range(s + 1, t):
+                rho, _ = lag_corr(kind, phi, gap[a + i])
+                kap = math.sqrt(1.0 - rho * rho)
+                for c in range(k):
+                    H[i, c] += G[i, c] * (1.0 / kap - 1.0)
+                    H[i - 1, c] -= G[i, c] * rho / kap
+        elif kind == CS:
+            f, h, _, _, _, _ = cs_coefs(phi, t - s)
+            for c in range(k):
+                tot = 0.0
+                for i in range(s, t):
+                    tot += G[i, c]
+                for i in range(s, t):
+                    H[i, c] = f * G[i, c] - h * tot
+        else:
+            for i in range(s, t):
+                for c in range(k):
+                    H[i, c] = G[i, c]
+
+
+@numba.njit(**_JIT)
+def whiten_dphi(kind, phi, gap, us, ue, unit_starts, a, X, T, G):
+    """Σ_ic G_ic ∂T_ic/∂φ − ∂(½ log|R|)/∂φ for T = K X: the φ-adjoint of the whitening."""
+    k = X.shape[1]
+    out = 0.0
+    for u in range(us, ue):
+        s, t = unit_starts[u] - a, unit_starts[u + 1] - a
+        if kind == AR1 or kind == CAR1:
+            for i in range(s + 1, t):
+                rho, drho = lag_corr(kind, phi, gap[a + i])
+                kap = math.sqrt(1.0 - rho * rho)
+                v = rho / (kap * kap)
+                for c in range(k):
+                    v += G[i, c] * (-X[i - 1, c] + rho * T[i, c] / kap) / kap
+                out += v * drho
+        elif kind == CS:
+            _, _, fp, hp, _, dhl = cs_coefs(phi, t - s)
+            out -= dhl
+            for c in range(k):
+                tot = 0.0
+                for i in range(s, t):
+                    tot += X[i, c]
+                for i in range(s, t):
+                    out += G[i, c] * (fp * X[i, c] - hp * tot)
+    return out
+
+
+@numba.njit(**_JIT)
+def gram_diag(kind, phi, gap, us, ue, unit_starts, a, out):
+    """diag(KᵀK) = diag(R⁻¹) for the rows of the units, into ``out`` (block-local)."""
+    for u in range(us, ue):
+        s, t = unit_starts[u] - a, unit_starts[u + 1] - a
+        if kind == AR1 or kind == CAR1:
+            for i in range(s, t):
+                out[i] = 1.0
+            for i in range(s + 1, t):
+                rho, _ = lag_corr(kind, phi, gap[a + i])
+                kap2 = 1.0 - rho * rho
+                out[i] += 1.0 / kap2 - 1.0
+                out[i - 1] += rho * rho / kap2
+        elif kind == CS:
+            f, h, _, _, _, _ = cs_coefs(phi, t - s)
+            m = t - s
+            for i in range(s, t):
+                out[i] = f * f - 2.0 * f * h + m * h * h
+        else:
+            for i in range(s, t):
+                out[i] = 1.0
+
+
+@numba.njit(**_JIT)
+def standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig):
+    """X = [(y − Wθ)/σ_i, Z/σ_i] and σ_i for sorted rows a..b−1; returns Σ log σ_i."""
+    p, q, r = W.shape[1], Z.shape[1], V.shape[1]
+    tot = 0.0
+    for i in range(a, b):
+        ls = log_sigma
+        for k in range(r):
+            ls += V[i, k] * delta[k]
+        s = math.exp(ls)
+        tot += ls
+        sig[i - a] = s
+        e = y[i]
+        for k in range(p):
+            e -= W[i, k] * theta[k]
+        X[i - a, 0] = e / s
+        for c in range(q):
+            X[i - a, 1 + c] = Z[i, c] / s
+    return tot
+
+
+@numba.njit(**_JIT)
+def woodbury(T, m, L, S, d, c, C, w, P, col, tmp):
+    """From the whitened block T = [r̃, Z̃] (m rows): S = Z̃ᵀZ̃, d = Z̃ᵀr̃, c = Lᵀd, the Cholesky
+    factor C of A = I + LᵀSL, w = A⁻¹c and P = A⁻¹; returns (r̃ᵀr̃, log|A|, cᵀw)."""
+    q = L.shape[0]
+    rr = 0.0
+    for i in range(m):
+        rr += T[i, 0] * T[i, 0]
+    for a_ in range(q):
+        v = 0.0
+        for i in range(m):
+            v += T[i, 1 + a_] * T[i, 0]
+        d[a_] = v
+        for b_ in range(a_, q):
+            v = 0.0
+            for i in range(m):
+                v += T[i, 1 + a_] * T[i, 1 + b_]
+            S[a_, b_] = v
+            S[b_, a_] = v
+    for a_ in range(q):
+        v = 0.0
+        for k in range(q):
+            v += L[k, a_] * d[k]
+        c[a_] = v
+    logdet = 0.0
+    for b_ in range(q):
+        for a_ in range(b_, q):
+            v = 1.0 if a_ == b_ else 0.0
+            for k in range(q):
+                for k2 in range(q):
+                    v += L[k, a_] * S[k, k2] * L[k2, b_]
+            for k in range(b_):
+                v -= C[a_, k] * C[b_, k]
+            if a_ == b_:
+                C[b_, b_] = math.sqrt(v)
+                logdet += 2.0 * math.log(C[b_, b_])
+            else:
+                C[a_, b_] = v / C[b_, b_]
+    chol_solve(C, c, w, tmp)
+    cw = 0.0
+    for a_ in range(q):
+        cw += c[a_] * w[a_]
+    for b_ in range(q):
+        for a_ in range(q):
+            col[a_] = 1.0 if a_ == b_ else 0.0
+        chol_solve(C, col, col, tmp)
+        for a_ in range(q):
+            P[a_, b_] = col[a_]
+    return rr, logdet, cw
+
+
+@numba.njit(**_JIT)
+def chol_solve(C, b, x, tmp):
+    """x = (C Cᵀ)⁻¹ b (x may be b)."""
+    q = C.shape[0]
+    for i in range(q):
+        v = b[i]
+        for k in range(i):
+            v -= C[i, k] * tmp[k]
+        tmp[i] = v / C[i, i]
+    for i in range(q - 1, -1, -1):
+        v = tmp[i]
+        for k in range(i + 1, q):
+            v -= C[k, i] * x[k]
+        x[i] = v / C[i, i]
+
+
+@numba.njit(**_JIT)
+def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, theta, L,
+                 sigma, phi, delta, want_grad):
+    """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L, ∂ℓ/∂σ, ∂ℓ/∂φ, ∂ℓ/∂δ) of the module's Notes, summed over blocks."""
+    n, p, q, r = len(y), W.shape[1], Z.shape[1], V.shape[1]
+    nb = len(block_starts) - 1
+    mmax = 0
+    for j in range(nb):
+        mmax = max(mmax, block_starts[j + 1] - block_starts[j])
+    X, T = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
+    G, H = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
+    sig = np.empty(mmax)
+    S, C, P, Kv = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q)), np.empty((q, q))
+    d, c, w, col, tmp, bv = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
+                             np.empty(q))
+    SL = np.empty((q, q))
+    log_sigma = math.log(sigma)
+    ll = 0.0
+    g_theta, g_L, g_delta = np.zeros(p), np.zeros((q, q)), np.zeros(r)
+    g_logsig, g_phi = 0.0, 0.0
+    for j in range(nb):
+        a, b = block_starts[j], block_starts[j + 1]
+        m = b - a
+        us, ue = block_units[j], block_units[j + 1]
+        ll -= standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig)
+        ll -= whiten(kind, phi, gap, us, ue, unit_starts, a, X, T)
+        rr, logdet, cw = woodbury(T, m, L, S, d, c, C, w, P, col, tmp)
+        ll -= 0.5 * (logdet + rr - cw)
+        if not want_grad:
+            continue
+        for a_ in range(q):
+            v = 0.0
+            for k in range(q):
+                v += L[a_, k] * w[k]
+            bv[a_] = v
+        for a_ in range(q):
+            for b_ in range(q):
+                v = 0.0
+                for k in range(q):
+                    for k2 in range(q):
+                        v += L[a_, k] * P[k, k2] * L[b_, k2]
+                Kv[a_, b_] = v
+        for i in range(m):
+            e = T[i, 0]
+            for a_ in range(q):
+                e -= T[i, 1 + a_] * bv[a_]
+            G[i, 0] = -e
+            for a_ in range(q):
+                v = e * bv[a_]
+                for k in range(q):
+                    v -= T[i, 1 + k] * Kv[k, a_]
+                G[i, 1 + a_] = v
+        for a_ in range(q):  # ∂ℓ/∂L = d wᵀ − S L (P + w wᵀ)
+            for b_ in range(q):
+                v = 0.0
+                for k in range(q):
+                    v += S[a_, k] * L[k, b_]
+                SL[a_, b_] = v
+        for a_ in range(q):
+            for b_ in range(q):
+                v = d[a_] * w[b_]
+                for k in range(q):
+                    v -= SL[a_, k] * (P[k, b_] + w[k] * w[b_])
+                g_L[a_, b_] += v
+        if kind != NONE:
+            g_phi += whiten_dphi(kind, phi, gap, us, ue, unit_starts, a, X, T, G)
+        whiten_transpose(kind, phi, gap, us, ue, unit_starts, a, G, H)
+        for i in range(m):
+            dls = -1.0
+            for cc in range(1 + q):
+                dls -= H[i, cc] * X[i, cc]
+            g_logsig += dls
+            for k in range(r):
+                g_delta[k] += V[a + i, k] * dls
+            hs = H[i, 0] / sig[i]
+            for k in range(p):
+                g_theta[k] -= hs * W[a + i, k]
+    ll -= 0.5 * n * _LOG_2PI
+    return ll, g_theta, g_L, g_logsig / sigma, g_phi, g_delta
+
+
+@numba.njit(**_JIT)
+def serial_draws(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, theta, L,
+                 sigma, phi, delta, eps, mean_only):
+    """Draws (or the means) of every block's effects, one per posterior draw: θ (S, p),
+    L (S, q, q), σ (S,), φ (S,), δ (S, r), standard normals ε (S, J, q) -> u (S, J, q)."""
+    S_ = theta.shape[0]
+    q = Z.shape[1]
+    nb = len(block_starts) - 1
+    mmax = 0
+    for j in range(nb):
+        mmax = max(mmax, block_starts[j + 1] - block_starts[j])
+    X, T, sig = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q)), np.empty(mmax)
+    S, C, P = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q))
+    d, c, w, col, tmp, v = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
+                            np.empty(q))
+    out = np.empty((S_, nb, q))
+    for s in range(S_):
+        Ls = L[s]
+        for j in range(nb):
+            a, b = block_starts[j], block_starts[j + 1]
+            standardise(a, b, y, W, Z, V, theta[s], math.log(sigma[s]), delta[s], X, sig)
+            whiten(kind, phi[s], gap, block_units[j], block_units[j + 1], unit_starts, a, X, T)
+            woodbury(T, b - a, Ls, S, d, c, C, w, P, col, tmp)
+            for i in range(q):  # t = C⁻¹c + ε, v = C⁻ᵀ t
+                acc = c[i]
+                for k in range(i):
+                    acc -= C[i, k] * tmp[k]
+                tmp[i] = acc / C[i, i]
+            for i in range(q):
+                tmp[i] += 0.0 if mean_only else eps[s, j, i]
+            for i in range(q - 1, -1, -1):
+                acc = tmp[i]
+                for k in range(i + 1, q):
+                    acc -= C[k, i] * v[k]
+                v[i] = acc / C[i, i]
+            for i in range(q):
+                acc = 0.0
+                for k in range(q):
+                    acc += Ls[i, k] * v[k]
+                out[s, j, i] = acc
+    return out
+
+
+@numba.njit(**_JIT)
+def serial_loo(kind, block_starts, block_units, unit_starts, gap, E, Z, V, L, sigma, phi,
+               delta):
+    """log p(y_i | y_−i) of every sorted row and draw: residuals E = y − Wθ (S, n) (or
+    y − Wθ − Zu with L = 0, for the density given the group effects), L (S, q, q), σ (S,),
+    φ (S,), δ (S, r) -> (S, n). See the module's Notes."""
+    S_, n = E.shape
+    q, r = Z.shape[1], V.shape[1]
+    nb = len(block_starts) - 1
+    mmax = 0
+    for j in range(nb):
+        mmax = max(mmax, block_starts[j + 1] - block_starts[j])
+    X, T = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
+    G, H = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
+    sig, dg = np.empty(mmax), np.empty(mmax)
+    S, C, P, Kv = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q)), np.empty((q, q))
+    d, c, w, col, tmp, bv = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
+                             np.empty(q))
+    out = np.empty((S_, n))
+    for s in range(S_):
+        Ls = L[s]
+        for j in range(nb):
+            a, b = block_starts[j], block_starts[j + 1]
+            m = b - a
+            us, ue = block_units[j], block_units[j + 1]
+            for i in range(a, b):
+                ls = math.log(sigma[s])
+                for k in range(r):
+                    ls += V[i, k] * delta[s, k]
+                sig[i - a] = math.exp(ls)
+                X[i - a, 0] = E[s, i] / sig[i - a]
+                for k in range(q):
+                    X[i - a, 1 + k] = Z[i, k] / sig[i - a]
+            whiten(kind, phi[s], gap, us, ue, unit_starts, a, X, T)
+            woodbury(T, m, Ls, S, d, c, C, w, P, col, tmp)
+            for k1 in range(q):
+                acc = 0.0
+                for k in range(q):
+                    acc += Ls[k1, k] * w[k]
+                bv[k1] = acc
+                for k2 in range(q):
+                    acc = 0.0
+                    for k in range(q):
+                        for k3 in range(q):
+                            acc += Ls[k1, k] * P[k, k3] * Ls[k2, k3]
+                    Kv[k1, k2] = acc
+            for i in range(m):  # G = [ε̂, Z̃]
+                e = T[i, 0]
+                for k in range(q):
+                    e -= T[i, 1 + k] * bv[k]
+                G[i, 0] = e
+                for k in range(q):
+                    G[i, 1 + k] = T[i, 1 + k]
+            whiten_transpose(kind, phi[s], gap, us, ue, unit_starts, a, G, H)
+            gram_diag(kind, phi[s], gap, us, ue, unit_starts, a, dg)
+            for i in range(m):
+                qd = dg[i]
+                for k1 in range(q):
+                    for k2 in range(q):
+                        qd -= H[i, 1 + k1] * Kv[k1, k2] * H[i, 1 + k2]
+                qd /= sig[i] * sig[i]
+                g = H[i, 0] / sig[i]
+                out[s, a + i] = -0.5 * _LOG_2PI + 0.5 * math.log(qd) - 0.5 * g * g / qd
+    return out
+
+
+@numba.njit(**_JIT)
+def correlated_noise(kind, unit_starts, gap, Z_, phi):
+    """Standard residual draws x = K⁻¹ z with corr(x) = R, from standard normals Z_ (S, n)
+    in sorted order (one row per draw, φ (S,)); scale them by σ_i to get residuals."""
+    S_, n = Z_.shape
+    out = np.empty((S_, n))
+    nu = len(unit_starts) - 1
+    for s in range(S_):
+        for u in range(nu):
+            a, b = unit_starts[u], unit_starts[u + 1]
+            if kind == AR1 or kind == CAR1:
+                out[s, a] = Z_[s, a]
+                for i in range(a + 1, b):
+                    rho, _ = lag_corr(kind, phi[s], gap[i])
+                    out[s, i] = rho * out[s, i - 1] + math.sqrt(1.0 - rho * rho) * Z_[s, i]
+            elif kind == CS:
+                m = b - a
+                tot = 0.0
+                for i in range(a, b):
+                    tot += Z_[s, i]
+                lo = math.sqrt(1.0 - phi[s])
+                hi = math.sqrt(1.0 + (m - 1) * phi[s])
+                for i in range(a, b):
+                    out[s, i] = lo * Z_[s, i] + (hi - lo) * tot / m
+            else:
+                for i in range(a, b):
+                    out[s, i] = Z_[s, i]
+    return out
