@@ -23,7 +23,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "modelfile": ["ModelFile", "load_model"],
         "output.equations": ["Equations", "equations"],
         "priors": ["Prior", "default_priors"],
-        "report": ["compare", "compare_fits"],
+        "report": ["compare", "compare_fits", "compare_structures"],
         "result": ["Fit"],
         "sample": ["SamplerSettings"],
     },

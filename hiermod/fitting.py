@@ -12,11 +12,19 @@ import xarray as xr
 from . import io, names
 from .design import Design, make_design
 from .errors import SpecError
-from .formula import Spec, null_spec, parse_formula
+from .formula import Spec, null_spec, parse_formula, with_residuals
 from .frame import used_columns
+from .longitudinal import serial_data
 from .marginal import PATH_MARGINAL, assemble_marginal_model, choose_model_path, group_stats
 from .marginal.callback import CompiledMarginal
 from .marginal.draws import add_group_effects
+from .marginal.residual_callback import CompiledSerialMarginal
+from .marginal.residual_draws import add_serial_group_effects
+from .marginal.residual_model import (
+    assemble_residual_explicit_model,
+    assemble_residual_marginal_model,
+    choose_residual_path,
+)
 from .model import assemble_model, check_parameterization
 from .result import Fit, pymc_implementation
 from .sample import SamplerSettings, sample
@@ -54,7 +62,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
         max_treedepth: int = 10, parameterization: str = "noncentered", dropna: bool = False,
         progressbar: bool | None = None, cores: int | None = None,
-        marginalize: bool | None = None) -> Fit:
+        marginalize: bool | None = None, correlation: str | None = None,
+        sigma: str | None = None) -> Fit:
     """Fit a Bayesian multilevel model by NUTS.
 
     Parameters
@@ -91,6 +100,15 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         says how it was evaluated (:func:`marginal_implementation`).
     cores : int, optional
         Chains run in parallel on this many cores (default: all).
+    correlation : str, optional
+        Correlated residuals within units: ``"ar1(occasion | id)"`` (integer times, gaps
+        allowed), ``"car1(time | id)"`` (continuous time), ``"cs(id)"`` (compound symmetry);
+        rows in any order (:mod:`hiermod.formula.residuals`). Gaussian models; the group
+        effects are integrated out exactly with one grouping factor or none (O(n) per
+        gradient, no dense T × T factorisation), else the explicit model is built.
+    sigma : str, optional
+        A log-linear model of the residual sd: ``"~ treat"`` (one sd per level, as nlme's
+        ``varIdent``), ``"~ time"`` (log σ linear in a numeric column).
 
     Returns
     -------
@@ -103,7 +121,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     >>> fit.summary()                                                    # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    spec = as_spec(model, family)
+    spec = with_residuals(as_spec(model, family), correlation, sigma)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, sampler=sampler,
                                target_accept=target_accept, max_treedepth=max_treedepth,
                                random_seed=random_seed, cores=cores,
@@ -112,25 +130,29 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     settings.check()
     check_parameterization(parameterization)  # checked on both paths, before any work
     design = make_design(spec, data, dropna=dropna)
-    path = choose_model_path(design, marginalize)
+    serial = design.residuals is not None  # a residual structure: its own kernel and models
+    path = (choose_residual_path if serial else choose_model_path)(design, marginalize)
     compiled, load_s, implementation = None, 0.0, None
     if path == PATH_MARGINAL:
-        stats = group_stats(design)
+        stats = serial_data(design) if serial else group_stats(design)
         implementation = marginal_implementation(settings)
-        built = assemble_marginal_model(design, priors, stats=stats,
-                                        implementation=pymc_implementation(settings.sampler))
+        assemble = assemble_residual_marginal_model if serial else assemble_marginal_model
+        built = assemble(design, priors, stats=stats,
+                         implementation=pymc_implementation(settings.sampler))
         if implementation == "compiled":
             t_load = time.perf_counter()  # numba loads the callback from its disk cache
-            compiled = CompiledMarginal(built, stats)
+            compiled = (CompiledSerialMarginal if serial else CompiledMarginal)(built, stats)
             load_s = time.perf_counter() - t_load
     else:
-        built = assemble_model(design, priors, parameterization)
+        assemble = assemble_residual_explicit_model if serial else assemble_model
+        built = assemble(design, priors, parameterization)
     t1 = time.perf_counter()
     samples = sample(built.model, settings, compiled)
     idata, times = samples.tree, samples.times
     if path == PATH_MARGINAL:
         t2 = time.perf_counter()
-        add_group_effects(idata, design, stats, samples.seed)
+        (add_serial_group_effects if serial else add_group_effects)(idata, design, stats,
+                                                                    samples.seed)
         times["conditional_s"] = time.perf_counter() - t2
         idata["posterior"].attrs["marginal_implementation"] = implementation
     idata["posterior"].attrs["model_path"] = path
@@ -194,7 +216,8 @@ def null_model(model, data: pd.DataFrame | None = None, family: str | None = Non
 def load_fit(path) -> Fit:
     """Read a Fit written by ``Fit.save``."""
     idata, frame, attrs = io.read_fit(path)
-    spec = parse_formula(attrs["formula"], family=attrs["family"])
+    spec = with_residuals(parse_formula(attrs["formula"], family=attrs["family"]),
+                          attrs.get("correlation") or None, attrs.get("sigma") or None)
     design = make_design(spec, frame)
     seed = idata["posterior"].attrs.get("random_seed")
     return Fit(idata=idata, spec=spec, design=design, data=frame,

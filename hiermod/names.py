@@ -40,6 +40,7 @@ CENTERED_INTERCEPT = "Intercept_centered"  # intercept at the predictors' means 
 SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
 MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | β, Σ, σ), group effects integrated out
+RESIDUAL_LOGLIK = "loglik_residual"  # Potential: log p(y | η, σ, φ, δ), correlated residuals
 SAMPLE_DIMS = ("chain", "draw")
 RESIDUAL_CORR = "phi"  # correlation parameter of the residuals within a unit
 RESIDUAL_CORR_UNIT = "phi_unit"  # AR(1): (φ + 1)/2 on the unit interval, as sampled
@@ -196,6 +197,12 @@ def sigma_slope_label(column: str) -> str:
 def sigma_term(column: str, level: str | None = None) -> str:
     """Coordinate of one column of the variance model: 'treat=B' or 'time'."""
     return column if level is None else f"{column}={level}"
+
+
+def sigma_effect_term(term: str) -> str:
+    """One coefficient of the residual-sd model sampled on its own (a non-shared prior family),
+    and its key in ``priors=``: 'sigma_log_ratio[treat=B]'."""
+    return f"{SIGMA_EFFECTS}[{term}]"
 
 
 def corr_key(a: str, b: str) -> str:

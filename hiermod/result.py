@@ -18,6 +18,7 @@ from .design import Design
 from .diagnostics import Diagnostics, diagnose
 from .formula import Spec
 from .marginal import PATH_EXPLICIT, PATH_MARGINAL, build_marginal_model
+from .marginal.residual_model import residual_model
 from .model import build_model
 from .priors import Prior, resolve_priors
 from .report import (
@@ -74,6 +75,10 @@ class Fit:
     @cached_property
     def model(self):
         """The PyMC model (rebuilt on demand, e.g. after :func:`hiermod.load_fit`)."""
+        if self.design.residuals is not None:
+            return residual_model(self.design, self.user_priors, self.model_path,
+                                  pymc_implementation(self.settings.sampler),
+                                  self.parameterization).model
         if self.model_path == PATH_MARGINAL:
             return build_marginal_model(self.design, self.user_priors,
                                         implementation=pymc_implementation(self.settings.sampler))
@@ -94,8 +99,11 @@ class Fit:
 
     def save(self, path) -> None:
         """Write the fit to a netCDF file; :func:`hiermod.load_fit` reads it back exactly."""
+        res = self.spec.residuals
         io.write_fit(path, self.idata, self.data, {
             "formula": self.spec.formula, "family": self.spec.family,
+            "correlation": res.correlation.text if res and res.correlation else "",
+            "sigma": res.variance.text if res and res.variance else "",
             "priors": io.priors_to_json(self.user_priors),
             "parameterization": self.parameterization, "model_path": self.model_path,
             "settings": asdict(self.settings), "timing": self.timing,

@@ -87,6 +87,8 @@ SAFE_NAMESPACE = {
     "exp": np.exp,
     "sqrt": np.sqrt,
     "abs": np.abs,
+    "sin": np.sin,  # cyclic time: sin(6.283185 * t) + cos(6.283185 * t)
+    "cos": np.cos,
 }
 
 
@@ -128,5 +130,7 @@ COLUMN_TRANSFORMS: dict[str, tuple[tuple[str, ...], object]] = {
     "exp": (("x",), np.exp),
     "sqrt": (("x",), np.sqrt),
     "abs": (("x",), np.abs),
+    "sin": (("x",), np.sin),
+    "cos": (("x",), np.cos),
     "C": (("x",), None),  # make a factor (categorical) of a column
 }

@@ -88,7 +88,7 @@ class SerialData:
         return out
 
 
-def serial_data(design, factor=None) -> SerialData:
+def serial_data(design, factor=None, by_unit: bool = False) -> SerialData:
     """Lay out a gaussian Design that has a residual structure.
 
     Parameters
@@ -99,6 +99,9 @@ def serial_data(design, factor=None) -> SerialData:
     factor : FactorDesign, str or None
         The grouping factor whose effects are integrated out; default the design's only one
         (none when the design has no grouping factor).
+    by_unit : bool
+        Integrate nothing out: blocks are units and Z is empty (the likelihood of the model
+        with explicit group effects).
 
     Raises
     ------
@@ -107,7 +110,9 @@ def serial_data(design, factor=None) -> SerialData:
     """
     res = design.residuals
     n = design.n_obs
-    if factor is None:
+    if by_unit:
+        fd = None
+    elif factor is None:
         if len(design.factors) > 1:
             raise SpecError("the residual kernels integrate out one grouping factor; the design "
                             f"has {len(design.factors)}")

@@ -8,9 +8,10 @@ import pandas as pd
 from .. import names
 from ..design import Design, make_design
 from ..errors import SpecError
-from ..formula import Spec, parse_formula
+from ..formula import Spec, parse_formula, with_residuals
 from .glmm_fit import SE_METHODS, fit_glmm
 from .lmm import check_method, fit_lmm
+from .residuals import fit_lmm_residual
 from .result import RemlFit
 
 
@@ -45,7 +46,8 @@ def _method(method: str | None, family: str) -> str:
 
 def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
          method: str | None = None, family: str | None = None,
-         dropna: bool = False, se: str = "exact") -> RemlFit:
+         dropna: bool = False, se: str = "exact", correlation: str | None = None,
+         sigma: str | None = None) -> RemlFit:
     """Fit a multilevel model by REML or ML (gaussian) or Laplace ML (binomial, bernoulli,
     poisson), on the same Design the Bayesian fit uses.
 
@@ -67,10 +69,16 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         Binomial, bernoulli and poisson models: "lme4" reproduces glmer's fixed-effect SEs,
         which come from its early-stopped PIRLS (see :func:`fit_glmm`); "exact" (default) uses
         the exact Laplace deviance. Gaussian models: the two are the same (lmer's SEs are exact).
+    correlation, sigma : str, optional
+        A residual structure, as for :func:`hiermod.fit`: ``"ar1(occasion | id)"``,
+        ``"car1(time | id)"``, ``"cs(id)"``; ``"~ treat"`` (nlme's ``varIdent``), ``"~ time"``
+        (``varExp``). Fitted by :func:`~hiermod.mle.residuals.fit_lmm_residual`, as nlme's
+        ``lme`` (or ``gls`` without grouping factors).
 
     Returns
     -------
     RemlFit
+        A :class:`~hiermod.mle.residuals.ResidualRemlFit` with a residual structure.
 
     Raises
     ------
@@ -91,7 +99,13 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         raise SpecError(f"unknown se={se!r}; choose one of {', '.join(SE_METHODS)}")
     design, spec, method = _design(spec_or_formula, data, family, method)
     if design is None:
-        design = make_design(spec, data, dropna=dropna)
+        design = make_design(with_residuals(spec, correlation, sigma), data, dropna=dropna)
+    elif correlation is not None or sigma is not None:
+        raise SpecError("a Design carries its own residual structure: pass correlation= and "
+                        "sigma= with a formula or Spec, or make the Design from a Spec that has "
+                        "them (hiermod.formula.with_residuals)")
+    if design.residuals is not None:
+        return fit_lmm_residual(design, method)
     if design.family == "gaussian":
         return fit_lmm(design, method)
     return fit_glmm(design, method, se=se)

@@ -5,7 +5,9 @@ One module per job: :mod:`.intraclass` (ICC), :mod:`.effective_size` (design eff
 :mod:`.effects` (group effects), :mod:`.shrinkage` (no / partial / complete pooling),
 :mod:`.prediction`, :mod:`.contrasts`, :mod:`.ppc` (posterior predictive checks,
 log-likelihood), :mod:`.loo_cv` (PSIS-LOO, model comparison), :mod:`.comparison` (posterior
-against a REML / ML fit), :mod:`.summary_table`. Each is also a one-line method of
+against a REML / ML fit), :mod:`.summary_table`; for residual structures (correlation= /
+sigma=) :mod:`.residual_draws` (their parameters, likelihoods and replications),
+:mod:`.structures` (REML LRTs and LOO in one table). Each is also a one-line method of
 :class:`hiermod.Fit`; none of them knows the Fit class.
 """
 
@@ -33,12 +35,13 @@ from .shrinkage import (
                   pooling_tables,
                   shrinkage_factor,
 )
+from .structures import compare_structures
 from .summary_table import summary
 from .variance import variance_components, variance_explained
 
 __all__ = [
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
-    "compare", "compare_fits", "complete_pooling", "contrast", "contrast_draws",
+    "compare", "compare_fits", "compare_structures", "complete_pooling", "contrast", "contrast_draws",
     "design_effect", "encode_newdata", "group_effect_draws", "group_effects", "icc",
     "icc_draws", "log_likelihood", "loo", "no_pooling", "pareto_k_table", "pooling",
     "pooling_tables", "posterior_predictive", "ppc_groups", "ppc_overall", "predict",
