@@ -21,6 +21,8 @@ error (reported with the file, the line and the key)::
     formula = "log_radon ~ floor + (1 + floor | county)"
     parameterization = "noncentered"         # or "centered"
     marginalize = true                       # integrate the group effects out (default: where exact)
+    correlation = "ar1(occasion | id)"       # residuals within units: ar1 / car1(time | unit), cs(unit)
+    sigma = "~ treat"                        # residual sd by a variable (log-linear)
     # level-wise instead of formula (see hiermod.levels):
     # level1 = "EFF ~ EDU + URB"
     # group = "country"                      # or a list, one per level above the first
@@ -60,7 +62,14 @@ from .design import DataWarning, make_design
 from .errors import DataError, HiermodError, SpecError, format_rows
 from .families import FAMILIES, get_family
 from .fitting import fit
-from .formula import check_levels, levels, parse_formula
+from .formula import (
+    check_levels,
+    levels,
+    parse_correlation,
+    parse_formula,
+    parse_sigma,
+    with_residuals,
+)
 from .model import check_parameterization
 from .priors import Prior, resolve_priors
 from .sample import SamplerSettings
@@ -73,7 +82,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "data": ("dataset", "path", "dropna"),
     "transform": None,  # any column name -> {fn, args}
     "model": ("family", "link", "formula", "level1", "group", "level2", "level3",
-              "parameterization", "marginalize"),
+              "parameterization", "marginalize", "correlation", "sigma"),
     "priors": None,  # any prior key -> {dist, params...}
     "sampler": ("draws", "tune", "chains", "seed", "sampler", "target_accept", "max_treedepth"),
 }
@@ -300,6 +309,25 @@ def build_spec(ctx: _Context, table: dict):
         raise ctx.wrap(("model",), exc) from None
 
 
+def read_residuals(ctx: _Context, table: dict, spec):
+    """The spec with the [model] table's ``correlation`` and ``sigma`` (if any)."""
+    parsed = {}
+    for key, parse, example in (("correlation", parse_correlation, "ar1(occasion | id)"),
+                                ("sigma", parse_sigma, "~ treat")):
+        if key in table:
+            text = _want(ctx, table[key], str, ("model", key), f"a string such as '{example}'")
+            try:
+                parsed[key] = parse(text)
+            except SpecError as exc:
+                raise ctx.wrap(("model", key), exc) from None
+    if not parsed:
+        return spec
+    try:
+        return with_residuals(spec, **parsed)
+    except SpecError as exc:
+        raise ctx.wrap(("model", next(iter(parsed))), exc) from None
+
+
 def read_priors(ctx: _Context, table: dict) -> dict:
     if not isinstance(table, dict):
         raise ctx.error(("priors",), "must be a table: key = { dist = \"Normal\", mu = 0, "
@@ -397,6 +425,7 @@ def load_model(path: str | Path) -> ModelFile:
     _want(ctx, dropna, bool, ("data", "dropna"), "true or false")
     data, transforms = apply_transforms(ctx, doc.get("transform", {}), data)
     spec = build_spec(ctx, doc["model"])
+    spec = read_residuals(ctx, doc["model"], spec)
     parameterization = doc["model"].get("parameterization", "noncentered")
     try:
         check_parameterization(parameterization)

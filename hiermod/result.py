@@ -27,6 +27,7 @@ from .report import (
     compare,
     contrast,
     design_effect,
+    forecast,
     group_effects,
     icc,
     icc_draws,
@@ -37,6 +38,7 @@ from .report import (
     predict,
     r2_levels,
     r2_nakagawa,
+    residual_acf,
     summary,
     trajectories,
     variance_components,
@@ -173,9 +175,23 @@ class Fit:
 
     def predict(self, newdata, new_groups: str = "sample", kind: str = "both",
                 prob: float = 0.95, random_seed: int | None = None):
-        """Predictions for new data (:func:`hiermod.report.predict`)."""
-        return predict(self.idata, self.design, newdata, new_groups=new_groups, kind=kind,
-                       prob=prob, random_seed=random_seed)
+        """Predictions for new data (:func:`hiermod.report.predict`; with a residual structure
+        :func:`hiermod.report.forecast`)."""
+        return (forecast if self.design.residuals is not None else predict)(
+            self.idata, self.design, newdata, new_groups=new_groups, kind=kind, prob=prob,
+            random_seed=random_seed)
+
+    def forecast(self, newdata, new_groups: str = "sample", kind: str = "both",
+                 prob: float = 0.95, random_seed: int | None = None, condition: bool = True):
+        """Trajectories continued from each unit's last residuals (:func:`hiermod.report.forecast`)."""
+        return forecast(self.idata, self.design, newdata, new_groups=new_groups, kind=kind,
+                        prob=prob, random_seed=random_seed, condition=condition)
+
+    def residual_acf(self, kind: str = "normalized", unit: str | None = None,
+                     time: str | None = None, max_lag: int | None = None, data=None):
+        """Residual autocorrelation by lag within units (:func:`hiermod.report.residual_acf`)."""
+        return residual_acf(self.idata, self.design, self.data if data is None else data,
+                            unit=unit, time=time, kind=kind, max_lag=max_lag)
 
     def trajectories(self, x: str, factor: str | None = None, n_points: int = 20,
                      prob: float = 0.95):

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 import hiermod as hm
+from hiermod.longitudinal.covariance import unit_correlation
 from hiermod.mle import reml
-from hiermod.mle.residuals import ResidualRemlFit, residual_correlation
+from hiermod.mle.residuals import ResidualRemlFit
 from support import REFERENCE, lme4_term
 
 #: case -> (data set, formula, correlation, sigma); the formulas spell R's in formulae:
@@ -158,11 +159,11 @@ def test_fitted_values_modes_and_unit_covariance(case):
     close(np.linalg.slogdet(cov)[1], cov_ref["log_det"], rtol=1e-6)
 
 
-def test_residual_correlation_matrices():
+def test_unit_correlation_matrices():
     t = np.array([1.0, 2.0, 4.0])
-    np.testing.assert_allclose(residual_correlation("ar1", -0.5, t)[0], [1, -0.5, -0.125])
-    np.testing.assert_allclose(residual_correlation("car1", 0.5, t + 0.5)[2], [0.125, 0.25, 1])
-    np.testing.assert_allclose(residual_correlation("cs", 0.3, t)[1], [0.3, 1, 0.3])
+    np.testing.assert_allclose(unit_correlation("ar1", -0.5, t)[0], [1, -0.5, -0.125])
+    np.testing.assert_allclose(unit_correlation("car1", 0.5, t + 0.5)[2], [0.125, 0.25, 1])
+    np.testing.assert_allclose(unit_correlation("cs", 0.3, t)[1], [0.3, 1, 0.3])
 
 
 def test_varcorr_table_and_summary_show_the_structure():

@@ -213,12 +213,12 @@ def make_residual_design(spec: ResidualSpec, data: pd.DataFrame, factors=()) -> 
     else:
         kind = corr.kind
         unit, unit_levels = _unit_codes(data, corr.group)
+        _check_nested(rows, unit, unit_levels, factors, kind, corr.group)
         if corr.time is not None:
             time = numeric_column(data, corr.time, f"time of {kind}()")
             _check_time(rows, time, unit, unit_levels, kind, corr.time)
         else:
             time = np.zeros(n)
-        _check_nested(rows, unit, unit_levels, factors, kind, corr.group)
         if kind == "cs":
             _check_identifiable(unit, len(unit_levels), factors, corr.group)
     if spec.variance is not None:

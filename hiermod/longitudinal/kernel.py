@@ -84,27 +84,60 @@ def cs_coefs(phi, m):
 
 
 @numba.njit(**_JIT)
-def whiten(kind, phi, gap, us, ue, unit_starts, a, X, T):
-    """T = K X for the rows of units us..ue−1 (X, T: block-local (m, k) arrays; a: the
-    block's first sorted row); returns ½ log|R| of those units."""
-    k = X.shape[1]
+def chain_coefs(kind, phi, gap, us, ue, unit_starts, a, coef):
+    """The whitening's coefficients for the rows of units us..ue−1 (block-local rows, a: the
+    block's first sorted row), into ``coef`` (m, 5); returns ½ log|R| of those units.
+
+    AR(1) / CAR(1): (ρ_i, κ_i, dρ_i/dφ) per row (ρ = 0, κ = 1 at a unit's first row);
+    compound symmetry: (f, h, df/dφ, dh/dφ, ∂(½ log|R_u|)/∂φ) on every row of the unit.
+    """
     half = 0.0
+    if kind == AR1:  # integer gaps: powers of φ from a small table
+        gmax = 1
+        for u in range(us, ue):
+            for i in range(unit_starts[u] + 1, unit_starts[u + 1]):
+                gmax = max(gmax, int(round(gap[i])))
+        pw = np.empty(gmax + 1)
+        pw[0] = 1.0
+        for g in range(1, gmax + 1):
+            pw[g] = pw[g - 1] * phi
     for u in range(us, ue):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
         if kind == AR1 or kind == CAR1:
-            for i in range(s, t):
-                if i == s:
-                    for c in range(k):
-                        T[i, c] = X[i, c]
-                    continue
-                rho, _ = lag_corr(kind, phi, gap[a + i])
+            coef[s, 0], coef[s, 1], coef[s, 2] = 0.0, 1.0, 0.0
+            for i in range(s + 1, t):
+                if kind == AR1:
+                    g = int(round(gap[a + i]))
+                    rho, drho = pw[g], g * pw[g - 1]
+                else:
+                    rho, drho = lag_corr(kind, phi, gap[a + i])
                 kap = math.sqrt(1.0 - rho * rho)
+                coef[i, 0], coef[i, 1], coef[i, 2] = rho, kap, drho
                 half += math.log(kap)
+        elif kind == CS:
+            f, h, fp, hp, hl, dhl = cs_coefs(phi, t - s)
+            half += hl
+            for i in range(s, t):
+                coef[i, 0], coef[i, 1], coef[i, 2], coef[i, 3], coef[i, 4] = f, h, fp, hp, dhl
+    return half
+
+
+@numba.njit(**_JIT)
+def whiten(kind, us, ue, unit_starts, a, coef, X, T):
+    """T = K X for the rows of units us..ue−1 (X, T: block-local (m, k) arrays; ``coef`` from
+    :func:`chain_coefs`)."""
+    k = X.shape[1]
+    for u in range(us, ue):
+        s, t = unit_starts[u] - a, unit_starts[u + 1] - a
+        if kind == AR1 or kind == CAR1:
+            for c in range(k):
+                T[s, c] = X[s, c]
+            for i in range(s + 1, t):
+                rho, kap = coef[i, 0], coef[i, 1]
                 for c in range(k):
                     T[i, c] = (X[i, c] - rho * X[i - 1, c]) / kap
         elif kind == CS:
-            f, h, _, _, hl, _ = cs_coefs(phi, t - s)
-            half += hl
+            f, h = coef[s, 0], coef[s, 1]
             for c in range(k):
                 tot = 0.0
                 for i in range(s, t):
@@ -115,27 +148,24 @@ def whiten(kind, phi, gap, us, ue, unit_starts, a, X, T):
             for i in range(s, t):
                 for c in range(k):
                     T[i, c] = X[i, c]
-    return half
 
 
 @numba.njit(**_JIT)
-def whiten_transpose(kind, phi, gap, us, ue, unit_starts, a, G, H):
+def whiten_transpose(kind, us, ue, unit_starts, a, coef, G, H):
     """H = Kᵀ G (block-local arrays, as :func:`whiten`)."""
     k = G.shape[1]
     for u in range(us, ue):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
         if kind == AR1 or kind == CAR1:
-            for i in range(s, t):
-                for c in range(k):
-                    H[i, c] = G[i, c]
+            for c in range(k):
+                H[s, c] = G[s, c]
             for i in range(s + 1, t):
-                rho, _ = lag_corr(kind, phi, gap[a + i])
-                kap = math.sqrt(1.0 - rho * rho)
+                rho, kap = coef[i, 0], coef[i, 1]
                 for c in range(k):
-                    H[i, c] += G[i, c] * (1.0 / kap - 1.0)
+                    H[i, c] = G[i, c] / kap
                     H[i - 1, c] -= G[i, c] * rho / kap
         elif kind == CS:
-            f, h, _, _, _, _ = cs_coefs(phi, t - s)
+            f, h = coef[s, 0], coef[s, 1]
             for c in range(k):
                 tot = 0.0
                 for i in range(s, t):
@@ -149,7 +179,7 @@ def whiten_transpose(kind, phi, gap, us, ue, unit_starts, a, G, H):
 
 
 @numba.njit(**_JIT)
-def whiten_dphi(kind, phi, gap, us, ue, unit_starts, a, X, T, G):
+def whiten_dphi(kind, us, ue, unit_starts, a, coef, X, T, G):
     """Σ_ic G_ic ∂T_ic/∂φ − ∂(½ log|R|)/∂φ for T = K X: the φ-adjoint of the whitening."""
     k = X.shape[1]
     out = 0.0
@@ -157,14 +187,13 @@ def whiten_dphi(kind, phi, gap, us, ue, unit_starts, a, X, T, G):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
         if kind == AR1 or kind == CAR1:
             for i in range(s + 1, t):
-                rho, drho = lag_corr(kind, phi, gap[a + i])
-                kap = math.sqrt(1.0 - rho * rho)
+                rho, kap, drho = coef[i, 0], coef[i, 1], coef[i, 2]
                 v = rho / (kap * kap)
                 for c in range(k):
                     v += G[i, c] * (-X[i - 1, c] + rho * T[i, c] / kap) / kap
                 out += v * drho
         elif kind == CS:
-            _, _, fp, hp, _, dhl = cs_coefs(phi, t - s)
+            fp, hp, dhl = coef[s, 2], coef[s, 3], coef[s, 4]
             out -= dhl
             for c in range(k):
                 tot = 0.0
@@ -176,7 +205,7 @@ def whiten_dphi(kind, phi, gap, us, ue, unit_starts, a, X, T, G):
 
 
 @numba.njit(**_JIT)
-def gram_diag(kind, phi, gap, us, ue, unit_starts, a, out):
+def gram_diag(kind, us, ue, unit_starts, a, coef, out):
     """diag(KᵀK) = diag(R⁻¹) for the rows of the units, into ``out`` (block-local)."""
     for u in range(us, ue):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
@@ -184,18 +213,25 @@ def gram_diag(kind, phi, gap, us, ue, unit_starts, a, out):
             for i in range(s, t):
                 out[i] = 1.0
             for i in range(s + 1, t):
-                rho, _ = lag_corr(kind, phi, gap[a + i])
-                kap2 = 1.0 - rho * rho
-                out[i] += 1.0 / kap2 - 1.0
-                out[i - 1] += rho * rho / kap2
+                rho, kap = coef[i, 0], coef[i, 1]
+                out[i] += 1.0 / (kap * kap) - 1.0
+                out[i - 1] += rho * rho / (kap * kap)
         elif kind == CS:
-            f, h, _, _, _, _ = cs_coefs(phi, t - s)
-            m = t - s
+            f, h = coef[s, 0], coef[s, 1]
             for i in range(s, t):
-                out[i] = f * f - 2.0 * f * h + m * h * h
+                out[i] = f * f - 2.0 * f * h + (t - s) * h * h
         else:
             for i in range(s, t):
                 out[i] = 1.0
+
+
+@numba.njit(**_JIT)
+def whiten_rows(kind, phi, gap, unit_starts, X, T):
+    """T = K X for all rows (sorted by unit and time) at once; returns ½ log|R|."""
+    coef = np.empty((X.shape[0], 5))
+    half = chain_coefs(kind, phi, gap, 0, len(unit_starts) - 1, unit_starts, 0, coef)
+    whiten(kind, 0, len(unit_starts) - 1, unit_starts, 0, coef, X, T)
+    return half
 
 
 @numba.njit(**_JIT)
@@ -203,11 +239,12 @@ def standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig):
     """X = [(y − Wθ)/σ_i, Z/σ_i] and σ_i for sorted rows a..b−1; returns Σ log σ_i."""
     p, q, r = W.shape[1], Z.shape[1], V.shape[1]
     tot = 0.0
+    s0 = math.exp(log_sigma)
     for i in range(a, b):
         ls = log_sigma
         for k in range(r):
             ls += V[i, k] * delta[k]
-        s = math.exp(ls)
+        s = math.exp(ls) if r else s0
         tot += ls
         sig[i - a] = s
         e = y[i]
@@ -297,7 +334,7 @@ def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
         mmax = max(mmax, block_starts[j + 1] - block_starts[j])
     X, T = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
     G, H = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
-    sig = np.empty(mmax)
+    sig, coef = np.empty(mmax), np.empty((mmax, 5))
     S, C, P, Kv = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q)), np.empty((q, q))
     d, c, w, col, tmp, bv = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
                              np.empty(q))
@@ -311,7 +348,8 @@ def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
         m = b - a
         us, ue = block_units[j], block_units[j + 1]
         ll -= standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig)
-        ll -= whiten(kind, phi, gap, us, ue, unit_starts, a, X, T)
+        ll -= chain_coefs(kind, phi, gap, us, ue, unit_starts, a, coef)
+        whiten(kind, us, ue, unit_starts, a, coef, X, T)
         rr, logdet, cw = woodbury(T, m, L, S, d, c, C, w, P, col, tmp)
         ll -= 0.5 * (logdet + rr - cw)
         if not want_grad:
@@ -351,8 +389,8 @@ def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
                     v -= SL[a_, k] * (P[k, b_] + w[k] * w[b_])
                 g_L[a_, b_] += v
         if kind != NONE:
-            g_phi += whiten_dphi(kind, phi, gap, us, ue, unit_starts, a, X, T, G)
-        whiten_transpose(kind, phi, gap, us, ue, unit_starts, a, G, H)
+            g_phi += whiten_dphi(kind, us, ue, unit_starts, a, coef, X, T, G)
+        whiten_transpose(kind, us, ue, unit_starts, a, coef, G, H)
         for i in range(m):
             dls = -1.0
             for cc in range(1 + q):
@@ -379,6 +417,7 @@ def serial_draws(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
     for j in range(nb):
         mmax = max(mmax, block_starts[j + 1] - block_starts[j])
     X, T, sig = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q)), np.empty(mmax)
+    coef = np.empty((mmax, 5))
     S, C, P = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q))
     d, c, w, col, tmp, v = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
                             np.empty(q))
@@ -388,7 +427,9 @@ def serial_draws(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
         for j in range(nb):
             a, b = block_starts[j], block_starts[j + 1]
             standardise(a, b, y, W, Z, V, theta[s], math.log(sigma[s]), delta[s], X, sig)
-            whiten(kind, phi[s], gap, block_units[j], block_units[j + 1], unit_starts, a, X, T)
+            us, ue = block_units[j], block_units[j + 1]
+            chain_coefs(kind, phi[s], gap, us, ue, unit_starts, a, coef)
+            whiten(kind, us, ue, unit_starts, a, coef, X, T)
             woodbury(T, b - a, Ls, S, d, c, C, w, P, col, tmp)
             for i in range(q):  # t = C⁻¹c + ε, v = C⁻ᵀ t
                 acc = c[i]
@@ -424,7 +465,7 @@ def serial_loo(kind, block_starts, block_units, unit_starts, gap, E, Z, V, L, si
         mmax = max(mmax, block_starts[j + 1] - block_starts[j])
     X, T = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
     G, H = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
-    sig, dg = np.empty(mmax), np.empty(mmax)
+    sig, dg, coef = np.empty(mmax), np.empty(mmax), np.empty((mmax, 5))
     S, C, P, Kv = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q)), np.empty((q, q))
     d, c, w, col, tmp, bv = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
                              np.empty(q))
@@ -443,7 +484,8 @@ def serial_loo(kind, block_starts, block_units, unit_starts, gap, E, Z, V, L, si
                 X[i - a, 0] = E[s, i] / sig[i - a]
                 for k in range(q):
                     X[i - a, 1 + k] = Z[i, k] / sig[i - a]
-            whiten(kind, phi[s], gap, us, ue, unit_starts, a, X, T)
+            chain_coefs(kind, phi[s], gap, us, ue, unit_starts, a, coef)
+            whiten(kind, us, ue, unit_starts, a, coef, X, T)
             woodbury(T, m, Ls, S, d, c, C, w, P, col, tmp)
             for k1 in range(q):
                 acc = 0.0
@@ -463,8 +505,8 @@ def serial_loo(kind, block_starts, block_units, unit_starts, gap, E, Z, V, L, si
                 G[i, 0] = e
                 for k in range(q):
                     G[i, 1 + k] = T[i, 1 + k]
-            whiten_transpose(kind, phi[s], gap, us, ue, unit_starts, a, G, H)
-            gram_diag(kind, phi[s], gap, us, ue, unit_starts, a, dg)
+            whiten_transpose(kind, us, ue, unit_starts, a, coef, G, H)
+            gram_diag(kind, us, ue, unit_starts, a, coef, dg)
             for i in range(m):
                 qd = dg[i]
                 for k1 in range(q):

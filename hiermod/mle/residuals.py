@@ -19,6 +19,7 @@ from scipy.special import expit, logit
 from .. import names
 from ..design import Design
 from ..errors import SpecError
+from ..longitudinal.covariance import unit_correlation
 from .lmm import check_method, split_effects
 from .optimize import check_convergence, fd_hessian, minimize_bounded
 from .pls import LmmProblem, inverse_logdet
@@ -103,19 +104,6 @@ class ResidualRemlFit(RemlFit):
                             f"\nResidual structure: {res.spec.text}\n\nVariance components:", 1)
 
 
-def residual_correlation(kind: str | None, phi: float, time: np.ndarray) -> np.ndarray:
-    """The correlation matrix R of one unit's residuals at the given times (dense; for
-    reports and checks, never inside a likelihood)."""
-    m = len(time)
-    if kind in ("ar1", "car1"):
-        lag = np.abs(time[:, None] - time[None, :])
-        if kind == "ar1":
-            return np.power(phi, np.round(lag).astype(int))
-        return np.power(phi, lag)
-    if kind == "cs":
-        return np.where(np.eye(m, dtype=bool), 1.0, phi)
-    return np.eye(m)
-
 
 def unit_covariance(fit: ResidualRemlFit, unit: str) -> np.ndarray:
     """Z_u D Z_uᵀ + σ² S_u R_u S_u for the rows of one unit (in the data's order), from a
@@ -139,7 +127,7 @@ def unit_covariance(fit: ResidualRemlFit, unit: str) -> np.ndarray:
         raise KeyError(f"no unit {unit!r}; units: {', '.join(levels[:10])} ...")
     rows = np.flatnonzero(codes == levels.index(str(unit)))
     s = fit.sigma * np.exp(res.V[rows] @ est.delta) if res.r else np.full(len(rows), fit.sigma)
-    R = residual_correlation(res.kind, est.phi if est.phi is not None else 0.0, res.time[rows])
+    R = unit_correlation(res.kind, est.phi if est.phi is not None else 0.0, res.time[rows])
     cov = s[:, None] * R * s[None, :]
     for fd, vc in zip(design.factors, fit.varcomps, strict=True):
         Z = fd.Z[rows]

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..design import Design
-from ..longitudinal.kernel import whiten
+from ..longitudinal.kernel import whiten_rows
 from ..longitudinal.layout import serial_data
 
 
@@ -45,15 +45,13 @@ class Whitener:
         self.widths = [b.shape[1] for b in blocks]
         self.stacked = np.ascontiguousarray(np.hstack(blocks)[self.sd.order], dtype=float)
         self.V = design.residuals.V[self.sd.order]
-        self.n_units = len(self.sd.unit_starts) - 1
 
     def apply(self, phi: float, delta: np.ndarray) -> tuple[np.ndarray, float]:
         """(T [y, X, Z_1, ...] in the Design's row order, log|Λ_R|)."""
         log_s = self.V @ np.asarray(delta, float) if self.V.shape[1] else np.zeros(len(self.V))
         M = self.stacked / np.exp(log_s)[:, None]
         out = np.empty_like(M)
-        half = whiten(self.sd.kind, float(phi), self.sd.gap, 0, self.n_units,
-                      self.sd.unit_starts, 0, M, out)
+        half = whiten_rows(self.sd.kind, float(phi), self.sd.gap, self.sd.unit_starts, M, out)
         return self.sd.to_rows(out.T).T, float(2.0 * log_s.sum() + 2.0 * half)
 
     def whitened(self, phi: float, delta: np.ndarray) -> tuple[Design, float]:

@@ -7,14 +7,17 @@ One module per job: :mod:`.intraclass` (ICC), :mod:`.effective_size` (design eff
 log-likelihood), :mod:`.loo_cv` (PSIS-LOO, model comparison), :mod:`.comparison` (posterior
 against a REML / ML fit), :mod:`.summary_table`; for residual structures (correlation= /
 sigma=) :mod:`.residual_draws` (their parameters, likelihoods and replications),
-:mod:`.structures` (REML LRTs and LOO in one table). Each is also a one-line method of
+:mod:`.structures` (REML LRTs and LOO in one table), :mod:`.forecast` (trajectories continued
+from the last residuals), :mod:`.autocorrelation` (residual ACF by lag). Each is also a one-line method of
 :class:`hiermod.Fit`; none of them knows the Fit class.
 """
 
+from .autocorrelation import autocorrelation, reml_residual_acf, residual_acf
 from .comparison import compare
 from .contrasts import contrast, contrast_draws
 from .effective_size import design_effect
 from .effects import group_effect_draws, group_effects
+from .forecast import forecast
 from .intraclass import icc, icc_draws
 from .loo_cv import compare_fits, loo, pareto_k_table
 from .ppc import (
@@ -41,6 +44,7 @@ from .variance import variance_components, variance_explained
 
 __all__ = [
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
+    "autocorrelation", "forecast", "reml_residual_acf", "residual_acf",
     "compare", "compare_fits", "compare_structures", "complete_pooling", "contrast", "contrast_draws",
     "design_effect", "encode_newdata", "group_effect_draws", "group_effects", "icc",
     "icc_draws", "log_likelihood", "loo", "no_pooling", "pareto_k_table", "pooling",
