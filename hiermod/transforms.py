@@ -9,6 +9,13 @@ Centering (Enders & Tofighi 2007; Snijders & Bosker ch. 4):
 They are *stateful*: the means are learned on the data the model is fitted to and reused for
 new data, so a prediction for an existing group uses that group's fitted mean. Groups that are
 new in the new data use their own mean in the new data.
+
+Time in growth models:
+
+* ``pw(t, k1, k2, ...)`` piecewise-linear time with knots k1 < k2 < ...: one column per
+  segment, each coefficient the slope within its segment (continuous at the knots)
+* ``since(t, g)``  time since the unit's first occasion: t_ij − min_j t (stateful, as cwc)
+* ``poly(t, d)`` orthogonal polynomials; ``I(age - 8)`` centres time at a chosen value
 """
 
 from __future__ import annotations
@@ -54,6 +61,50 @@ class GroupMean(_GroupMeans):
         return self.group_means(x, g)
 
 
+class Since:
+    """t − min_j t: time since each group's first occasion (learned on the fitted data; new
+    groups use their own first occasion)."""
+
+    __stateful_transform__ = True
+
+    def __init__(self) -> None:
+        self.first: pd.Series | None = None
+
+    def __call__(self, t, g):
+        t = pd.Series(np.asarray(t, dtype=float))
+        g = pd.Series(np.asarray(g).astype(str))
+        own = t.groupby(g).min()
+        if self.first is None:
+            self.first = own
+        known = self.first.reindex(g).to_numpy()
+        return t.to_numpy() - np.where(np.isnan(known), own.reindex(g).to_numpy(), known)
+
+
+def pw(x, *knots) -> np.ndarray:
+    """Piecewise-linear time: for knots k_1 < ... < k_K the K + 1 columns
+    min(x, k_1), clip(x − k_1, 0, k_2 − k_1), ..., max(x − k_K, 0), so that the coefficient of
+    each column is the slope within its segment and the curve is continuous at the knots.
+
+    Examples
+    --------
+    >>> pw(np.array([0.0, 2.0, 5.0]), 3)
+    array([[0., 0.],
+           [2., 0.],
+           [3., 2.]])
+    """
+    x = np.asarray(x, dtype=float)
+    if not knots:
+        raise DataError("pw(x, k1, ...) needs at least one knot, e.g. pw(time, 3)")
+    k = [float(v) for v in knots]
+    if any(b <= a for a, b in zip(k, k[1:], strict=False)):
+        raise DataError(f"pw(): the knots must increase, got {k}")
+    cols = [np.minimum(x, k[0])]
+    for a, b in zip(k, k[1:], strict=False):
+        cols.append(np.clip(x - a, 0.0, b - a))
+    cols.append(np.maximum(x - k[-1], 0.0))
+    return np.column_stack(cols)
+
+
 class Cgm:
     """x − x̄: centering at the grand mean of the fitted data."""
 
@@ -89,6 +140,8 @@ SAFE_NAMESPACE = {
     "abs": np.abs,
     "sin": np.sin,  # cyclic time: sin(6.283185 * t) + cos(6.283185 * t)
     "cos": np.cos,
+    "pw": pw,
+    "since": Since,
 }
 
 
@@ -132,5 +185,6 @@ COLUMN_TRANSFORMS: dict[str, tuple[tuple[str, ...], object]] = {
     "abs": (("x",), np.abs),
     "sin": (("x",), np.sin),
     "cos": (("x",), np.cos),
+    "since": (("x", "group"), lambda x, g: Since()(x, g)),
     "C": (("x",), None),  # make a factor (categorical) of a column
 }

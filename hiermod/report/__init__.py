@@ -17,7 +17,7 @@ from .comparison import compare
 from .contrasts import contrast, contrast_draws
 from .effective_size import design_effect
 from .effects import group_effect_draws, group_effects
-from .forecast import forecast
+from .forecast import forecast, unit_grid
 from .intraclass import icc, icc_draws
 from .loo_cv import compare_fits, loo, pareto_k_table
 from .ppc import (
@@ -44,7 +44,7 @@ from .variance import variance_components, variance_explained
 
 __all__ = [
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
-    "autocorrelation", "forecast", "reml_residual_acf", "residual_acf",
+    "autocorrelation", "forecast", "reml_residual_acf", "residual_acf", "unit_grid",
     "compare", "compare_fits", "compare_structures", "complete_pooling", "contrast", "contrast_draws",
     "design_effect", "encode_newdata", "group_effect_draws", "group_effects", "icc",
     "icc_draws", "log_likelihood", "loo", "no_pooling", "pareto_k_table", "pooling",

@@ -38,6 +38,44 @@ from .prediction import Predictions, _add_summary, predict
 from .residual_draws import residual_parameters, row_sigma
 
 
+def unit_grid(data: pd.DataFrame, unit: str, time: str, times, units=None) -> pd.DataFrame:
+    """New rows for :func:`forecast`: every unit (or ``units``) at the given ``times``, its
+    other columns carried over from its last row (level-2 predictors, treatment).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    unit, time : str
+        The unit and time columns.
+    times : array-like
+        The times of the grid (may extend past the last observation: a forecast).
+    units : sequence, optional
+        Default: every unit of ``data``, in order of appearance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``len(units) × len(times)`` rows.
+    """
+    for col in (unit, time):
+        if col not in data.columns:
+            raise DataError(f"no column '{col}' in the data; columns: "
+                            f"{', '.join(map(str, data.columns))}")
+    labels = data[unit].astype(str)
+    units = list(dict.fromkeys(labels)) if units is None else [str(u) for u in units]
+    times = np.asarray(times, dtype=float)
+    frames = []
+    for u in units:
+        rows = data[labels == u]
+        if rows.empty:
+            raise DataError(f"no rows of unit {u!r} in the data")
+        last = rows.loc[[pd.to_numeric(rows[time]).idxmax()]]
+        frame = last.iloc[[0] * len(times)].reset_index(drop=True)
+        frame[time] = times
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def _new_V(res, newdata: pd.DataFrame) -> np.ndarray:
     """Columns of the sd model for new rows (a level unseen in fitting is an error)."""
     cols = []
