@@ -7,17 +7,15 @@ One module per job: :mod:`.intraclass` (ICC), :mod:`.effective_size` (design eff
 log-likelihood), :mod:`.loo_cv` (PSIS-LOO, model comparison), :mod:`.comparison` (posterior
 against a REML / ML fit), :mod:`.summary_table`; for residual structures (correlation= /
 sigma=) :mod:`.residual_draws` (their parameters, likelihoods and replications),
-:mod:`.structures` (REML LRTs and LOO in one table), :mod:`.forecast` (trajectories continued
-from the last residuals), :mod:`.autocorrelation` (residual ACF by lag). Each is also a one-line method of
+:mod:`.structures` (REML LRTs and LOO in one table), :mod:`.trajectory_forecast` (trajectories continued
+from the last residuals), :mod:`.serial_correlation` (residual ACF by lag). Each is also a one-line method of
 :class:`hiermod.Fit`; none of them knows the Fit class.
 """
 
-from .autocorrelation import autocorrelation, reml_residual_acf, residual_acf
 from .comparison import compare
 from .contrasts import contrast, contrast_draws
 from .effective_size import design_effect
 from .effects import group_effect_draws, group_effects
-from .forecast import forecast, unit_grid
 from .intraclass import icc, icc_draws
 from .loo_cv import compare_fits, loo, pareto_k_table
 from .ppc import (
@@ -30,6 +28,7 @@ from .ppc import (
 )
 from .prediction import Predictions, encode_newdata, predict, trajectories
 from .r2 import r2_levels, r2_nakagawa, r2_nakagawa_draws
+from .serial_correlation import autocorrelation, reml_residual_acf, residual_acf
 from .shrinkage import (
                   approximate_estimate,
                   complete_pooling,
@@ -40,6 +39,7 @@ from .shrinkage import (
 )
 from .structures import compare_structures
 from .summary_table import summary
+from .trajectory_forecast import forecast, unit_grid
 from .variance import variance_components, variance_explained
 
 __all__ = [

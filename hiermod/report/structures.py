@@ -29,7 +29,7 @@ from .. import names
 from .residual_draws import marginal_log_likelihood
 
 REML_COLUMNS = ["method", "df", "logLik", "AIC", "BIC", "versus", "LR", "LR_df", "p"]
-LOO_COLUMNS = ["elpd_loo", "se", "p_loo", "elpd_diff", "se_diff", "weight", "bad_k"]
+LOO_COLUMNS = ["elpd_loo", "se", "p_loo", "elpd_diff", "se_diff", "bad_k"]
 
 
 def structure_text(design) -> str:
@@ -103,23 +103,23 @@ def marginal_loo_tree(fit) -> xr.DataTree:
 
 
 def _loo_rows(fits: dict) -> dict[str, dict]:
-    trees = {name: marginal_loo_tree(f) for name, f in fits.items()}
-    sizes = {t[names.LOG_LIKELIHOOD][names.OUTCOME].sizes[names.OBS_DIM] for t in trees.values()}
-    if len(sizes) > 1:
+    """PSIS-LOO of each fit, and elpd_diff / se_diff against the best (from the pointwise
+    elpd_i, as ``arviz.compare``: se_diff = √(n var(elpd_i − elpd_best,i)))."""
+    out, pointwise = {}, {}
+    for name, f in fits.items():
+        res = az.loo(marginal_loo_tree(f), pointwise=True, var_name=names.OUTCOME)
+        k = np.asarray(res.pareto_k).ravel()
+        pointwise[name] = np.asarray(res.elpd_i).ravel()
+        out[name] = {"elpd_loo": float(res.elpd), "se": float(res.se), "p_loo": float(res.p),
+                     "bad_k": int(np.sum(k > float(res.good_k)))}
+    if len({len(v) for v in pointwise.values()}) > 1:
         raise ValueError("the Bayesian fits have different numbers of observations; LOO "
                          "compares fits of the same data")
-    out = {}
-    for name, tree in trees.items():
-        res = az.loo(tree, pointwise=True, var_name=names.OUTCOME)
-        k = np.asarray(res.pareto_k).ravel()
-        out[name] = {"elpd_loo": float(res.elpd), "se": float(res.se), "p_loo": float(res.p),
-                     "bad_k": int(np.sum(k > float(res.good_k))),
-                     "elpd_diff": 0.0, "se_diff": 0.0, "weight": 1.0}
-    if len(trees) > 1:
-        table = az.compare(trees, var_name=names.OUTCOME, round_to="none")
-        for name, row in table.iterrows():
-            out[name].update(elpd_diff=float(row["elpd_diff"]), se_diff=float(row["dse"]),
-                             weight=float(row["weight"]))
+    best = max(out, key=lambda name: out[name]["elpd_loo"])
+    for name in out:
+        diff = pointwise[name] - pointwise[best]
+        out[name]["elpd_diff"] = float(diff.sum())
+        out[name]["se_diff"] = float(np.sqrt(len(diff) * np.var(diff, ddof=1)))
     return out
 
 
@@ -138,9 +138,8 @@ def compare_structures(fits: Mapping[str, object]) -> pd.DataFrame:
         One row per name (in the given order): ``structure`` and ``n_obs``; REML columns
         ``method, df, logLik, AIC, BIC, versus, LR, LR_df, p`` (NaN / "" for Bayesian-only
         entries; see the module docstring); LOO columns ``elpd_loo, se, p_loo, elpd_diff,
-        se_diff, weight, bad_k`` (NaN for REML-only entries; elpd_diff and se_diff against the
-        best fit by LOO, ``bad_k`` the number of observations with Pareto k above the
-        threshold).
+        se_diff, bad_k`` (NaN for REML-only entries; elpd_diff and se_diff against the best
+        fit by LOO, ``bad_k`` the number of observations with Pareto k above the threshold).
 
     Raises
     ------
