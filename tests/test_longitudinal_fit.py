@@ -207,6 +207,9 @@ def test_model_file_with_a_structure(tmp_path):
     mf = load_model(ROOT / "models" / "bodyweight_car1.toml")
     assert mf.spec.residuals.correlation.text == "car1(Time | Rat)"
     assert mf.design().residuals.sigma_labels == ("sigma[Diet=2]", "sigma[Diet=3]")
+    latex = hm.equations(mf.spec, mf.data).latex()
+    assert r"\varepsilon_{ij} &\sim \mathcal{N}(0, \sigma_{ij}^2)" in latex
+    assert r"\phi^{|\text{Time}_{ij} - \text{Time}_{i'j}|}" in latex
     bad = tmp_path / "bad.toml"
     bad.write_text('[data]\ndataset = "bodyweight"\n\n[model]\n'
                    'formula = "weight ~ Time + (1 | Rat)"\ncorrelation = "car2(Time | Rat)"\n')
@@ -236,3 +239,25 @@ def test_explicit_model_agrees_with_the_marginal_one():
     sa, sb = a.summary(), b.summary()
     mcse = np.sqrt(sa["sd"] ** 2 / sa["ess_bulk"] + sb["sd"] ** 2 / sb["ess_bulk"])
     assert ((sa["mean"] - sb["mean"]).abs() < 4 * mcse).all(), (sa["mean"] - sb["mean"]) / mcse
+
+
+@pytest.mark.slow
+def test_small_recovery_study():
+    """A small version of benchmarks/longitudinal_coverage.py: 6 panels (60 units, 8 occasions
+    with 25% missing, AR(1) φ = 0.6, sd ratio 1.5); the 90% intervals of 9 parameters each
+    should cover the truth ~49 times in 54 (binomial sd 2.2): fewer than 41 would mean
+    miscalibration, not bad luck."""
+    covered, total = 0, 0
+    for i in range(6):
+        data, t = simulate_panel(60, 8, kind="ar1", p_missing=0.25, seed=20_000 + i)
+        fit = hm.fit(PANEL_FORMULA, data, correlation=PANEL_CORRELATION, sigma=PANEL_SIGMA,
+                     draws=300, tune=400, chains=2, random_seed=i, progressbar=False)
+        s = fit.summary(prob=0.9)
+        truth = {"Intercept": t["Intercept"], "time": t["time"], "x": t["x"],
+                 "sd(Intercept | id)": t["sd0"], "sd(time | id)": t["sd1"],
+                 "corr(Intercept, time | id)": t["corr"], "sigma": t["sigma"],
+                 "phi(occasion | id)": t["phi"], "sigma[group=b]": t["sigma"] * t["ratio_b"]}
+        for row, value in truth.items():
+            covered += int(s.loc[row, "lower"] <= value <= s.loc[row, "upper"])
+            total += 1
+    assert covered >= 0.75 * total, f"{covered}/{total}"

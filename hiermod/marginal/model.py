@@ -43,6 +43,9 @@ IMPLEMENTATIONS = {"op": marginal_loglik_op, "graph": marginal_loglik}
 
 def marginal_obstacle(design) -> str | None:
     """Why the group effects of ``design`` cannot be integrated out (None when they can)."""
+    if getattr(design, "residuals", None) is not None:
+        return ("the design has a residual structure: its models are built by "
+                "hiermod.marginal.residual_model (hm.fit does so)")
     if design.family != "gaussian":
         return f"the {design.family} family has no closed-form marginal likelihood"
     if len(design.factors) != 1:

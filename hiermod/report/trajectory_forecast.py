@@ -173,9 +173,10 @@ def forecast(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "
         residuals, other units are new (their group effects per ``new_groups``).
     new_groups : {"sample", "zero", "refuse"}
         As :func:`hiermod.report.predict`.
-    kind : {"both", "mean", "outcome"}
+    kind : {"both", "mean", "outcome", "link"}
         Summaries of the conditional expectation E[y | data] (``mean, sd, lower, upper``) and /
-        or of outcome draws (``y_mean, y_lower, y_upper``).
+        or of outcome draws (``y_mean, y_lower, y_upper``); "link": the linear predictor η
+        alone, as :func:`predict`.
     prob : float
     random_seed : int, optional
     condition : bool
@@ -190,11 +191,11 @@ def forecast(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "
         ``condition``), ``draws`` the group ``predictions`` with ``mu`` (η), ``expected``
         (E[y | data]) and ``y``.
     """
-    if design.residuals is None:
+    if design.residuals is None or kind == "link":  # nothing to condition: η alone
         return predict(dt, design, newdata, new_groups=new_groups, kind=kind, prob=prob,
                        random_seed=random_seed)
     if kind not in ("both", "mean", "outcome"):
-        raise ValueError(f"kind must be 'both', 'mean' or 'outcome', got {kind!r}")
+        raise ValueError(f"kind must be 'both', 'mean', 'outcome' or 'link', got {kind!r}")
     base = predict(dt, design, newdata, new_groups=new_groups, kind="link", prob=prob,
                    random_seed=random_seed)
     eta = np.asarray(base.draws[names.PREDICTIONS][names.LINPRED].values, dtype=float)
