@@ -23,7 +23,6 @@ from .marginal.residual_draws import add_serial_group_effects
 from .marginal.residual_model import (
     assemble_residual_explicit_model,
     assemble_residual_marginal_model,
-    choose_residual_path,
 )
 from .model import assemble_model, check_parameterization
 from .result import Fit, pymc_implementation
@@ -131,7 +130,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     check_parameterization(parameterization)  # checked on both paths, before any work
     design = make_design(spec, data, dropna=dropna)
     serial = design.residuals is not None  # a residual structure: its own kernel and models
-    path = (choose_residual_path if serial else choose_model_path)(design, marginalize)
+    path = choose_model_path(design, marginalize)
     compiled, load_s, implementation = None, 0.0, None
     if path == PATH_MARGINAL:
         stats = serial_data(design) if serial else group_stats(design)

@@ -29,9 +29,11 @@ from .errors import DataError
 
 
 class _GroupMeans:
-    """Learn per-group means of x on first call; reuse them afterwards (new groups: own mean)."""
+    """Learn per-group means of x on first call; reuse them afterwards (new groups: own mean).
+    ``statistic`` names another per-group summary (pandas' aggregation name)."""
 
     __stateful_transform__ = True
+    statistic = "mean"
 
     def __init__(self) -> None:
         self.means: pd.Series | None = None
@@ -39,7 +41,7 @@ class _GroupMeans:
     def group_means(self, x, g) -> np.ndarray:
         x = pd.Series(np.asarray(x, dtype=float))
         g = pd.Series(np.asarray(g).astype(str))
-        own = x.groupby(g).mean()
+        own = x.groupby(g).agg(self.statistic)
         if self.means is None:
             self.means = own
         known = self.means.reindex(g).to_numpy()
@@ -61,23 +63,14 @@ class GroupMean(_GroupMeans):
         return self.group_means(x, g)
 
 
-class Since:
+class Since(_GroupMeans):
     """t − min_j t: time since each group's first occasion (learned on the fitted data; new
     groups use their own first occasion)."""
 
-    __stateful_transform__ = True
-
-    def __init__(self) -> None:
-        self.first: pd.Series | None = None
+    statistic = "min"
 
     def __call__(self, t, g):
-        t = pd.Series(np.asarray(t, dtype=float))
-        g = pd.Series(np.asarray(g).astype(str))
-        own = t.groupby(g).min()
-        if self.first is None:
-            self.first = own
-        known = self.first.reindex(g).to_numpy()
-        return t.to_numpy() - np.where(np.isnan(known), own.reindex(g).to_numpy(), known)
+        return np.asarray(t, dtype=float) - self.group_means(t, g)
 
 
 def pw(x, *knots) -> np.ndarray:

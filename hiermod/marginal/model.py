@@ -42,12 +42,17 @@ IMPLEMENTATIONS = {"op": marginal_loglik_op, "graph": marginal_loglik}
 
 
 def marginal_obstacle(design) -> str | None:
-    """Why the group effects of ``design`` cannot be integrated out (None when they can)."""
-    if getattr(design, "residuals", None) is not None:
-        return ("the design has a residual structure: its models are built by "
-                "hiermod.marginal.residual_model (hm.fit does so)")
+    """Why the group effects of ``design`` cannot be integrated out (None when they can).
+
+    With a residual structure (:mod:`.residual_model`) one grouping factor or none can be.
+    """
     if design.family != "gaussian":
         return f"the {design.family} family has no closed-form marginal likelihood"
+    if getattr(design, "residuals", None) is not None:
+        return None if len(design.factors) <= 1 else (
+            f"the model has {len(design.factors)} grouping factors "
+            f"({', '.join(f.name for f in design.factors)}); with a residual structure one "
+            "can be integrated out")
     if len(design.factors) != 1:
         return (f"the model has {len(design.factors)} grouping factors "
                 f"({', '.join(f.name for f in design.factors)}); only one can be integrated out "
@@ -81,6 +86,9 @@ def assemble_marginal_model(design, priors: dict | None = None,
                             stats: GroupStats | None = None,
                             implementation: str = "op") -> BuiltModel:
     """:func:`build_marginal_model` with the record of its free variables."""
+    if getattr(design, "residuals", None) is not None:
+        raise SpecError("the design has a residual structure (correlation= / sigma=): its "
+                        "models are built by hiermod.marginal.residual_model (hm.fit does so)")
     obstacle = marginal_obstacle(design)
     if obstacle is not None:
         raise SpecError(f"cannot integrate the group effects out: {obstacle}")

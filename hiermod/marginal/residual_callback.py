@@ -16,15 +16,13 @@ import numba
 import numpy as np
 
 from ..compiled import nutpie as glue
+from ..compiled.coordinates import factor_root, factor_root_backward, prior_terms
 from ..compiled.layout import ROLE_CODES, Layout, derive_layout
-from ..compiled.lkj import block_backward, block_forward
-from ..compiled.priors import unconstrained_logp
 from ..longitudinal.kernel import AR1, serial_terms
 from ..longitudinal.layout import SerialData
-from ..model.parts import FIXED, PCORR, PHI, SD, SIGMA, SIGMA_COEF
+from ..model.parts import FIXED, PHI, SD, SIGMA, SIGMA_COEF
 
-_FIXED, _SD, _PCORR, _SIGMA, _PHI, _COEF = (ROLE_CODES[r] for r in
-                                            (FIXED, SD, PCORR, SIGMA, PHI, SIGMA_COEF))
+_FIXED, _SD, _SIGMA, _PHI, _COEF = (ROLE_CODES[r] for r in (FIXED, SD, SIGMA, PHI, SIGMA_COEF))
 # header of the data buffer: slot -> meaning
 (_LEN, _NDIM, _P, _Q, _R, _N, _NB, _NU, _KIND, _NBLK, _BW, _O_BS, _O_BU, _O_US, _O_GAP, _O_Y,
  _O_W, _O_Z, _O_V, _O_OFF, _O_PRIOR, _O_ROLE, _O_BLOCK, _HEADER) = range(24)
@@ -106,13 +104,7 @@ def logp_and_grad(buf, x, out):
     blocks = _section(buf, _O_BLOCK, nblk * bw).reshape((nblk, bw))
 
     v, dv = np.empty(n_dim), np.empty(n_dim)
-    lp = 0.0
-    for i in range(n_dim):
-        vi, dvi, lpi, gi = unconstrained_logp(int(prior[i, 0]), int(prior[i, 1]), prior[i, 2],
-                                              prior[i, 3], prior[i, 4], x[i])
-        v[i], dv[i] = vi, dvi
-        lp += lpi
-        out[i] = gi
+    lp = prior_terms(prior, x, v, dv, out)
     theta = -offset.copy()
     sd, delta = np.zeros(q), np.zeros(r)
     sig, phi, dphi = 1.0, 0.0, 1.0
@@ -129,40 +121,23 @@ def logp_and_grad(buf, x, out):
             dphi = 2.0 if kind == AR1 else 1.0
         elif rl == _COEF:
             delta[k] = v[i]
-    LR = np.eye(q)
-    for bk in range(nblk):
-        block_forward(blocks[bk], v, LR)
-    L = np.empty((q, q))
-    for a in range(q):
-        for b in range(q):
-            L[a, b] = sd[a] * LR[a, b]
+    LR, L = factor_root(sd, blocks, v)
     ll, g_theta, g_L, g_sigma, g_phi, g_delta = serial_terms(
         kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, theta, L, sig, phi, delta,
         True)
     for i in range(n_dim):
         rl, k = int(role[i, 0]), int(role[i, 2])
+        g = 0.0
         if rl == _FIXED:
             g = g_theta[k]
-        elif rl == _SD:
-            g = 0.0
-            for b in range(q):
-                g += g_L[k, b] * LR[k, b]
         elif rl == _SIGMA:
             g = g_sigma
         elif rl == _PHI:
             g = g_phi * dphi
         elif rl == _COEF:
             g = g_delta[k]
-        else:
-            continue  # partial correlations: below, block by block
         out[i] += g * dv[i]
-    if nblk:
-        gLR = np.empty((q, q))
-        for a in range(q):
-            for b in range(q):
-                gLR[a, b] = sd[a] * g_L[a, b]
-        for bk in range(nblk):
-            block_backward(blocks[bk], v, dv, LR, gLR, out)
+    factor_root_backward(sd, LR, g_L, blocks, role, _SD, v, dv, out)
     return lp + ll
 
 

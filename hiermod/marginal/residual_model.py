@@ -25,40 +25,12 @@ from ..model.explicit import check_parameterization, group_effects
 from ..model.parts import SIGMA, Recorder, factor_cholesky, factor_scales, fixed_part
 from ..model.residual_parts import residual_coords, residual_parameters
 from ..priors import resolve_priors
-from .model import PATH_EXPLICIT, PATH_MARGINAL
+from .model import PATH_MARGINAL, marginal_obstacle
 from .residual_graph import serial_loglik
 from .residual_op import serial_loglik_op
 
 #: the PyMC model's likelihood: the numba Op, or plain PyTensor (JAX)
 SERIAL_IMPLEMENTATIONS = {"op": serial_loglik_op, "graph": serial_loglik}
-
-
-def residual_obstacle(design) -> str | None:
-    """Why the group effects of a design with a residual structure cannot be integrated out
-    (None when they can: a gaussian outcome and at most one grouping factor)."""
-    if design.family != "gaussian":
-        return f"the {design.family} family has no closed-form marginal likelihood"
-    if len(design.factors) > 1:
-        return (f"the model has {len(design.factors)} grouping factors "
-                f"({', '.join(f.name for f in design.factors)}); with a residual structure "
-                "one can be integrated out")
-    return None
-
-
-def choose_residual_path(design, marginalize: bool | None) -> str:
-    """``"marginal"`` or ``"explicit"``, as :func:`hiermod.marginal.choose_model_path` decides
-    for plain designs (None: marginal wherever exact; True: insist; False: explicit)."""
-    if marginalize is not None and not isinstance(marginalize, bool):
-        raise SpecError(f"marginalize must be True, False or None (auto), got {marginalize!r}")
-    if marginalize is False:
-        return PATH_EXPLICIT
-    obstacle = residual_obstacle(design)
-    if obstacle is None:
-        return PATH_MARGINAL
-    if marginalize:
-        raise SpecError(f"marginalize=True: cannot integrate the group effects out: {obstacle}. "
-                        "Use marginalize=None (auto) or False for the usual model")
-    return PATH_EXPLICIT
 
 
 def _coords(design, observations: bool) -> dict:
@@ -86,7 +58,7 @@ def assemble_residual_marginal_model(design, priors: dict | None = None,
     SpecError
         Several grouping factors, or an unknown implementation.
     """
-    obstacle = residual_obstacle(design)
+    obstacle = marginal_obstacle(design)
     if obstacle is not None:
         raise SpecError(f"cannot integrate the group effects out: {obstacle}")
     if implementation not in SERIAL_IMPLEMENTATIONS:
