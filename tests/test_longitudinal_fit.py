@@ -261,3 +261,13 @@ def test_small_recovery_study():
             covered += int(s.loc[row, "lower"] <= value <= s.loc[row, "upper"])
             total += 1
     assert covered >= 0.75 * total, f"{covered}/{total}"
+
+
+@pytest.mark.slow
+def test_pymc_sampler_runs_the_op_face():
+    """sampler="pymc": the PyMC model with the numba Op under PyMC's own NUTS."""
+    data, _ = simulate_panel(20, 5, kind="ar1", seed=4)
+    fit = hm.fit("y ~ time + (1 | id)", data, correlation="ar1(occasion | id)", sampler="pymc",
+                 draws=100, tune=100, chains=1, random_seed=3, progressbar=False)
+    assert fit.idata["posterior"].attrs["marginal_implementation"] == "op"
+    assert np.isfinite(fit.summary().loc["phi(occasion | id)", "mean"])
