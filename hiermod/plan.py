@@ -3,7 +3,7 @@
 =========  =====================================================  ==============================
 path       when                                                   the model
 =========  =====================================================  ==============================
-marginal   gaussian, one grouping factor (default where exact)    group effects integrated out
+marginal   gaussian (default where exact)                         group effects integrated out
                                                                   (:mod:`hiermod.marginal`)
 cells      bernoulli, binomial, poisson                           rows summed into cells,
                                                                   group effects in the adaptive
@@ -25,9 +25,11 @@ from .design import aggregate, can_aggregate
 from .errors import SpecError
 from .glmm import CompiledCells
 from .glmm.callback import COMPILED_PARAMETERIZATIONS
-from .marginal import PATH_EXPLICIT, PATH_MARGINAL, assemble_marginal_model, choose_model_path
-from .marginal import group_stats
+from .marginal import (PATH_EXPLICIT, PATH_MARGINAL, assemble_marginal_model, choose_model_path,
+                       marginal_stats)
 from .marginal.callback import CompiledMarginal
+from .marginal.crossed_callback import CompiledCrossed
+from .marginal.crossed_stats import CrossedStats
 from .model import BuiltModel, assemble_model
 from .model.cellwise import CELL_PARAMETERIZATIONS, assemble_cell_model
 from .model.pilot import cell_data, pilot
@@ -91,11 +93,13 @@ def make_plan(design, priors: dict | None, parameterization: str, marginalize: b
     path = choose_path(design, marginalize)
     how = resolve_parameterization(path, parameterization)
     if path == PATH_MARGINAL:
-        stats = group_stats(design)
+        stats = marginal_stats(design)
         pymc_face = "graph" if sampler == "numpyro" else "op"
         built = assemble_marginal_model(design, priors, stats=stats, implementation=pymc_face)
         if sampler == "nutpie":
-            return Plan(path, how, "compiled", built, CompiledMarginal(built, stats), stats)
+            compiled = (CompiledCrossed(built, stats, design) if isinstance(stats, CrossedStats)
+                        else CompiledMarginal(built, stats))
+            return Plan(path, how, "compiled", built, compiled, stats)
         return Plan(path, how, pymc_face, built, stats=stats)
     if path == PATH_CELLS:
         cells = aggregate(design)

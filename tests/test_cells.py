@@ -95,7 +95,7 @@ def test_cell_and_row_log_densities_differ_by_a_constant(case):
     cells_model = built(d, "noncentered")[0].model
     rows_model = built(d, "noncentered", merge=False)[0].model
     assert [v.name for v in cells_model.value_vars] == [v.name for v in rows_model.value_vars]
-    lc, lr = cells_model.compile_logp(), rows_model.compile_logp()
+    lc, lr = cells_model.compile_logp(mode="FAST_COMPILE"), rows_model.compile_logp(mode="FAST_COMPILE")
     rng = np.random.default_rng(5)
     start = cells_model.initial_point()
     diffs = []
@@ -113,7 +113,7 @@ def test_adaptive_density_is_the_noncentred_one_times_the_jacobian(case):
     d = design_of(case)
     adaptive, _, constants = built(d, "adaptive")
     nonc = built(d, "noncentered")[0]
-    la, ln = adaptive.model.compile_logp(), nonc.model.compile_logp()
+    la, ln = adaptive.model.compile_logp(mode="FAST_COMPILE"), nonc.model.compile_logp(mode="FAST_COMPILE")
     rng = np.random.default_rng(2)
     start = adaptive.model.initial_point()
     for _ in range(3):
@@ -153,8 +153,8 @@ def test_callback_equals_pymc_logp_and_gradient(case, parameterization, priors):
     d = design_of(case)
     b, data, constants = built(d, parameterization, priors)
     cc = CompiledCells(b, data, constants, d, parameterization)
-    logp = b.model.compile_logp(jacobian=True)
-    dlogp = b.model.compile_dlogp(jacobian=True)
+    logp = b.model.compile_logp(jacobian=True, mode="FAST_COMPILE")
+    dlogp = b.model.compile_dlogp(jacobian=True, mode="FAST_COMPILE")
     rng = np.random.default_rng(7)
     offsets = []
     for _ in range(4):
