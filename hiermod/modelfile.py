@@ -19,7 +19,7 @@ error (reported with the file, the line and the key)::
     [model]                                  # required: formula, or level1 + level2 (+ level3)
     family = "gaussian"                      # gaussian | bernoulli | binomial | poisson
     formula = "log_radon ~ floor + (1 + floor | county)"
-    parameterization = "noncentered"         # or "centered"
+    parameterization = "auto"                # or "adaptive", "noncentered", "centered"
     marginalize = true                       # integrate the group effects out (default: where exact)
     correlation = "ar1(occasion | id)"       # residuals within units: ar1 / car1(time | unit), cs(unit)
     sigma = "~ treat"                        # residual sd by a variable (log-linear)
@@ -70,7 +70,7 @@ from .formula import (
     parse_sigma,
     with_residuals,
 )
-from .model import check_parameterization
+from .plan import check_choice
 from .priors import Prior, resolve_priors
 from .sample import SamplerSettings
 from .transforms import COLUMN_TRANSFORMS as TRANSFORMS
@@ -426,9 +426,9 @@ def load_model(path: str | Path) -> ModelFile:
     data, transforms = apply_transforms(ctx, doc.get("transform", {}), data)
     spec = build_spec(ctx, doc["model"])
     spec = read_residuals(ctx, doc["model"], spec)
-    parameterization = doc["model"].get("parameterization", "noncentered")
+    parameterization = doc["model"].get("parameterization", "auto")
     try:
-        check_parameterization(parameterization)
+        check_choice(parameterization)
     except SpecError as exc:
         raise ctx.wrap(("model", "parameterization"), exc) from None
     try:

@@ -56,7 +56,7 @@ def test_model_file_loads_and_builds(path, cases):
     design = mf.design()
     model = (build_model(design, mf.priors) if design.residuals is None
              else residual_model(design, mf.priors, "marginal").model)
-    logp = model.compile_logp()(model.initial_point())
+    logp = model.compile_logp(mode="FAST_COMPILE")(model.initial_point())
     assert np.isfinite(logp)
     assert mf.fit_kwargs["draws"] == 1000 and mf.fit_kwargs["chains"] == 4
 

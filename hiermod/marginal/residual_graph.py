@@ -16,7 +16,8 @@ import pytensor.tensor as pt
 
 from ..longitudinal.kernel import AR1, CAR1, CS
 from ..longitudinal.layout import SerialData
-from .graph import UNROLL_MAX, chol_entries, forward_entries
+from ..model.entries import chol_entries, forward_entries
+from .graph import UNROLL_MAX
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
