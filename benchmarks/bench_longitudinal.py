@@ -155,6 +155,46 @@ def run_engine(engine: str, data, draws: int, tune: int, chains: int, seed: int)
             "means": {k: float(np.mean(v)) for k, v in draws_by.items()}}
 
 
+def gradient_costs(n_units: int, n_times: int, reps: int = 30) -> dict:
+    """Seconds per log-density + gradient evaluation of each engine's model at the same data,
+    warm (compiled once, then timed over ``reps`` calls at the model's initial point): the
+    marginal callback, and the explicit and dense PyMC models compiled by PyTensor's numba
+    backend (what nutpie runs)."""
+    import numpy as np
+
+    import hiermod as hm
+    from hiermod.formula import with_residuals
+    from hiermod.longitudinal import serial_data
+    from hiermod.marginal.residual_callback import CompiledSerialMarginal
+    from hiermod.marginal.residual_model import (
+        assemble_residual_explicit_model,
+        assemble_residual_marginal_model,
+    )
+
+    data, _ = panel(n_units, n_times)
+    design = hm.make_design(with_residuals(hm.parse_formula(FORMULA), CORRELATION), data)
+    sd = serial_data(design)
+    cm = CompiledSerialMarginal(assemble_residual_marginal_model(design, stats=sd), sd)
+    x = cm.layout.initial_point(0)
+    cm.logp_and_grad(x)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        cm.logp_and_grad(x)
+    out = {"hiermod-marginal": (time.perf_counter() - t0) / reps}
+    for name, model in (("hiermod-explicit", assemble_residual_explicit_model(design).model),
+                        ("dense-mvn", dense_model(data))):
+        fn = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+        fn.set_extra_values({})
+        point = model.initial_point()
+        arr = np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars]) + 0.1
+        fn(arr)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn(arr)
+        out[name] = (time.perf_counter() - t0) / reps
+    return out
+
+
 def worker(args) -> None:
     data, truth = panel(args.units, args.times)
     warm, _ = panel(20, args.times)
@@ -176,6 +216,8 @@ def worker(args) -> None:
 
 def report() -> str:
     rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+    grads = [r for r in rows if r.get("kind") == "gradient"]
+    rows = [r for r in rows if r.get("kind") != "gradient"]
     lines = ["| engine | units × times | draws × chains | wall s | compile s | sampling s | "
              "min bulk ESS | ESS/s (wall) | ESS/s (sampling) | × dense ESS/s | divergences | "
              "max R-hat | peak RSS MB | load avg |",
@@ -191,6 +233,13 @@ def report() -> str:
             f"{r['min_ess']:.0f} | {r['ess_per_s']:.2f} | {r['ess_per_sample_s']:.2f} | "
             f"{ratio} | {r['divergences']} | {r['max_rhat']:.3f} | {r['peak_rss_mb']:.0f} | "
             f"{r['load_avg_before']:.1f} |")
+    for g in grads:
+        c = g["seconds_per_gradient"]
+        base = c["hiermod-marginal"]
+        lines += ["", f"One log-density + gradient evaluation, {g['n_units']} × {g['n_times']} "
+                  f"(warm; load average {g['load_avg_before']:.1f}):", "",
+                  "| model | ms per evaluation | × hiermod-marginal |", "|---|---|---|"]
+        lines += [f"| {k} | {1e3 * v:.2f} | {v / base:.1f} |" for k, v in c.items()]
     return "\n".join(lines)
 
 
@@ -205,6 +254,8 @@ def main() -> None:
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--report", action="store_true")
+    p.add_argument("--gradient", action="store_true",
+                   help="time one log-density + gradient evaluation of each engine's model")
     p.add_argument("--out", default=str(RESULTS), help="JSONL file the results are appended to")
     args = p.parse_args()
     if args.report:
@@ -212,6 +263,16 @@ def main() -> None:
         return
     if args.engine:
         worker(args)
+        return
+    if args.gradient:
+        load = os.getloadavg()[0]
+        costs = gradient_costs(args.units, args.times)
+        record = {"kind": "gradient", "n_units": args.units, "n_times": args.times,
+                  "seconds_per_gradient": costs, "load_avg_before": load,
+                  "time": time.strftime("%Y-%m-%d %H:%M")}
+        with Path(args.out).open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        print(json.dumps(record, indent=1))
         return
     for engine in args.engines.split(","):
         cmd = [sys.executable, __file__, "--engine", engine, "--units", str(args.units),

@@ -88,8 +88,8 @@ def chain_coefs(kind, phi, gap, us, ue, unit_starts, a, coef):
     """The whitening's coefficients for the rows of units us..ue−1 (block-local rows, a: the
     block's first sorted row), into ``coef`` (m, 5); returns ½ log|R| of those units.
 
-    AR(1) / CAR(1): (ρ_i, κ_i, dρ_i/dφ) per row (ρ = 0, κ = 1 at a unit's first row);
-    compound symmetry: (f, h, df/dφ, dh/dφ, ∂(½ log|R_u|)/∂φ) on every row of the unit.
+    AR(1) / CAR(1): (ρ_i, κ_i, dρ_i/dφ, 1/κ_i) per row (ρ = 0, κ = 1 at a unit's first
+    row); compound symmetry: (f, h, df/dφ, dh/dφ, ∂(½ log|R_u|)/∂φ) on every row of the unit.
     """
     half = 0.0
     if kind == AR1:  # integer gaps: powers of φ from a small table
@@ -104,16 +104,19 @@ def chain_coefs(kind, phi, gap, us, ue, unit_starts, a, coef):
     for u in range(us, ue):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
         if kind == AR1 or kind == CAR1:
-            coef[s, 0], coef[s, 1], coef[s, 2] = 0.0, 1.0, 0.0
+            coef[s, 0], coef[s, 1], coef[s, 2], coef[s, 3] = 0.0, 1.0, 0.0, 1.0
+            det = 1.0  # Π κ_i², one log per unit
             for i in range(s + 1, t):
                 if kind == AR1:
                     g = int(round(gap[a + i]))
                     rho, drho = pw[g], g * pw[g - 1]
                 else:
                     rho, drho = lag_corr(kind, phi, gap[a + i])
-                kap = math.sqrt(1.0 - rho * rho)
-                coef[i, 0], coef[i, 1], coef[i, 2] = rho, kap, drho
-                half += math.log(kap)
+                kap2 = 1.0 - rho * rho
+                kap = math.sqrt(kap2)
+                coef[i, 0], coef[i, 1], coef[i, 2], coef[i, 3] = rho, kap, drho, 1.0 / kap
+                det *= kap2
+            half += 0.5 * math.log(det)
         elif kind == CS:
             f, h, fp, hp, hl, dhl = cs_coefs(phi, t - s)
             half += hl
@@ -133,9 +136,9 @@ def whiten(kind, us, ue, unit_starts, a, coef, X, T):
             for c in range(k):
                 T[s, c] = X[s, c]
             for i in range(s + 1, t):
-                rho, kap = coef[i, 0], coef[i, 1]
+                rho, ik = coef[i, 0], coef[i, 3]
                 for c in range(k):
-                    T[i, c] = (X[i, c] - rho * X[i - 1, c]) / kap
+                    T[i, c] = (X[i, c] - rho * X[i - 1, c]) * ik
         elif kind == CS:
             f, h = coef[s, 0], coef[s, 1]
             for c in range(k):
@@ -160,10 +163,10 @@ def whiten_transpose(kind, us, ue, unit_starts, a, coef, G, H):
             for c in range(k):
                 H[s, c] = G[s, c]
             for i in range(s + 1, t):
-                rho, kap = coef[i, 0], coef[i, 1]
+                rho, ik = coef[i, 0], coef[i, 3]
                 for c in range(k):
-                    H[i, c] = G[i, c] / kap
-                    H[i - 1, c] -= G[i, c] * rho / kap
+                    H[i, c] = G[i, c] * ik
+                    H[i - 1, c] -= G[i, c] * rho * ik
         elif kind == CS:
             f, h = coef[s, 0], coef[s, 1]
             for c in range(k):
@@ -187,10 +190,10 @@ def whiten_dphi(kind, us, ue, unit_starts, a, coef, X, T, G):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
         if kind == AR1 or kind == CAR1:
             for i in range(s + 1, t):
-                rho, kap, drho = coef[i, 0], coef[i, 1], coef[i, 2]
-                v = rho / (kap * kap)
+                rho, drho, ik = coef[i, 0], coef[i, 2], coef[i, 3]
+                v = rho * ik * ik
                 for c in range(k):
-                    v += G[i, c] * (-X[i - 1, c] + rho * T[i, c] / kap) / kap
+                    v += G[i, c] * (-X[i - 1, c] + rho * T[i, c] * ik) * ik
                 out += v * drho
         elif kind == CS:
             fp, hp, dhl = coef[s, 2], coef[s, 3], coef[s, 4]
@@ -213,9 +216,9 @@ def gram_diag(kind, us, ue, unit_starts, a, coef, out):
             for i in range(s, t):
                 out[i] = 1.0
             for i in range(s + 1, t):
-                rho, kap = coef[i, 0], coef[i, 1]
-                out[i] += 1.0 / (kap * kap) - 1.0
-                out[i - 1] += rho * rho / (kap * kap)
+                rho, ik = coef[i, 0], coef[i, 3]
+                out[i] += ik * ik - 1.0
+                out[i - 1] += rho * rho * ik * ik
         elif kind == CS:
             f, h = coef[s, 0], coef[s, 1]
             for i in range(s, t):
@@ -247,12 +250,13 @@ def standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig):
         s = math.exp(ls) if r else s0
         tot += ls
         sig[i - a] = s
+        inv = 1.0 / s
         e = y[i]
         for k in range(p):
             e -= W[i, k] * theta[k]
-        X[i - a, 0] = e / s
+        X[i - a, 0] = e * inv
         for c in range(q):
-            X[i - a, 1 + c] = Z[i, c] / s
+            X[i - a, 1 + c] = Z[i, c] * inv
     return tot
 
 
@@ -262,19 +266,21 @@ def woodbury(T, m, L, S, d, c, C, w, P, col, tmp):
     factor C of A = I + LᵀSL, w = A⁻¹c and P = A⁻¹; returns (r̃ᵀr̃, log|A|, cᵀw)."""
     q = L.shape[0]
     rr = 0.0
-    for i in range(m):
-        rr += T[i, 0] * T[i, 0]
     for a_ in range(q):
-        v = 0.0
-        for i in range(m):
-            v += T[i, 1 + a_] * T[i, 0]
-        d[a_] = v
-        for b_ in range(a_, q):
-            v = 0.0
-            for i in range(m):
-                v += T[i, 1 + a_] * T[i, 1 + b_]
-            S[a_, b_] = v
-            S[b_, a_] = v
+        d[a_] = 0.0
+        for b_ in range(q):
+            S[a_, b_] = 0.0
+    for i in range(m):  # one pass over the rows
+        r = T[i, 0]
+        rr += r * r
+        for a_ in range(q):
+            z = T[i, 1 + a_]
+            d[a_] += z * r
+            for b_ in range(a_, q):
+                S[a_, b_] += z * T[i, 1 + b_]
+    for a_ in range(q):
+        for b_ in range(a_ + 1, q):
+            S[b_, a_] = S[a_, b_]
     for a_ in range(q):
         v = 0.0
         for k in range(q):
