@@ -84,23 +84,29 @@ def cs_coefs(phi, m):
 
 
 @numba.njit(**_JIT)
-def chain_coefs(kind, phi, gap, us, ue, unit_starts, a, coef):
+def power_table(kind, phi, gap):
+    """φ^g for g = 0 .. the largest integer gap (AR(1)); a 1-entry array otherwise."""
+    gmax = 1
+    if kind == AR1:
+        for i in range(len(gap)):
+            gmax = max(gmax, int(round(gap[i])))
+    pw = np.empty(gmax + 1)
+    pw[0] = 1.0
+    for g in range(1, gmax + 1):
+        pw[g] = pw[g - 1] * phi
+    return pw
+
+
+@numba.njit(**_JIT)
+def chain_coefs(kind, phi, pw, gap, us, ue, unit_starts, a, coef):
     """The whitening's coefficients for the rows of units us..ue−1 (block-local rows, a: the
     block's first sorted row), into ``coef`` (m, 5); returns ½ log|R| of those units.
 
-    AR(1) / CAR(1): (ρ_i, κ_i, dρ_i/dφ, 1/κ_i) per row (ρ = 0, κ = 1 at a unit's first
+    ``pw``: :func:`power_table` (AR(1)'s integer gaps). AR(1) / CAR(1): (ρ_i, κ_i, dρ_i/dφ,
+    1/κ_i) per row (ρ = 0, κ = 1 at a unit's first
     row); compound symmetry: (f, h, df/dφ, dh/dφ, ∂(½ log|R_u|)/∂φ) on every row of the unit.
     """
     half = 0.0
-    if kind == AR1:  # integer gaps: powers of φ from a small table
-        gmax = 1
-        for u in range(us, ue):
-            for i in range(unit_starts[u] + 1, unit_starts[u + 1]):
-                gmax = max(gmax, int(round(gap[i])))
-        pw = np.empty(gmax + 1)
-        pw[0] = 1.0
-        for g in range(1, gmax + 1):
-            pw[g] = pw[g - 1] * phi
     for u in range(us, ue):
         s, t = unit_starts[u] - a, unit_starts[u + 1] - a
         if kind == AR1 or kind == CAR1:
@@ -232,7 +238,8 @@ def gram_diag(kind, us, ue, unit_starts, a, coef, out):
 def whiten_rows(kind, phi, gap, unit_starts, X, T):
     """T = K X for all rows (sorted by unit and time) at once; returns ½ log|R|."""
     coef = np.empty((X.shape[0], 5))
-    half = chain_coefs(kind, phi, gap, 0, len(unit_starts) - 1, unit_starts, 0, coef)
+    half = chain_coefs(kind, phi, power_table(kind, phi, gap), gap, 0, len(unit_starts) - 1,
+                       unit_starts, 0, coef)
     whiten(kind, 0, len(unit_starts) - 1, unit_starts, 0, coef, X, T)
     return half
 
@@ -261,9 +268,10 @@ def standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig):
 
 
 @numba.njit(**_JIT)
-def woodbury(T, m, L, S, d, c, C, w, P, col, tmp):
-    """From the whitened block T = [r̃, Z̃] (m rows): S = Z̃ᵀZ̃, d = Z̃ᵀr̃, c = Lᵀd, the Cholesky
-    factor C of A = I + LᵀSL, w = A⁻¹c and P = A⁻¹; returns (r̃ᵀr̃, log|A|, cᵀw)."""
+def woodbury(T, m, L, S, SL, d, c, C, Ci, w, P, tmp, want_P):
+    """From the whitened block T = [r̃, Z̃] (m rows): S = Z̃ᵀZ̃, SL = S L, d = Z̃ᵀr̃, c = Lᵀd,
+    the Cholesky factor C of A = I + LᵀSL, w = A⁻¹c and, with ``want_P``, C⁻¹ (into Ci) and
+    P = A⁻¹ = C⁻ᵀC⁻¹; returns (r̃ᵀr̃, log|A|, cᵀw)."""
     q = L.shape[0]
     rr = 0.0
     for a_ in range(q):
@@ -286,31 +294,45 @@ def woodbury(T, m, L, S, d, c, C, w, P, col, tmp):
         for k in range(q):
             v += L[k, a_] * d[k]
         c[a_] = v
-    logdet = 0.0
+        for b_ in range(q):
+            v = 0.0
+            for k in range(q):
+                v += S[a_, k] * L[k, b_]
+            SL[a_, b_] = v
+    diag = 1.0
     for b_ in range(q):
         for a_ in range(b_, q):
             v = 1.0 if a_ == b_ else 0.0
             for k in range(q):
-                for k2 in range(q):
-                    v += L[k, a_] * S[k, k2] * L[k2, b_]
+                v += L[k, a_] * SL[k, b_]
             for k in range(b_):
                 v -= C[a_, k] * C[b_, k]
             if a_ == b_:
                 C[b_, b_] = math.sqrt(v)
-                logdet += 2.0 * math.log(C[b_, b_])
+                diag *= C[b_, b_]
             else:
                 C[a_, b_] = v / C[b_, b_]
     chol_solve(C, c, w, tmp)
     cw = 0.0
     for a_ in range(q):
         cw += c[a_] * w[a_]
-    for b_ in range(q):
+    if want_P:
+        for b_ in range(q):  # C⁻¹, lower triangular, column by column
+            for a_ in range(q):
+                if a_ < b_:
+                    Ci[a_, b_] = 0.0
+                    continue
+                v = 1.0 if a_ == b_ else 0.0
+                for k in range(b_, a_):
+                    v -= C[a_, k] * Ci[k, b_]
+                Ci[a_, b_] = v / C[a_, a_]
         for a_ in range(q):
-            col[a_] = 1.0 if a_ == b_ else 0.0
-        chol_solve(C, col, col, tmp)
-        for a_ in range(q):
-            P[a_, b_] = col[a_]
-    return rr, logdet, cw
+            for b_ in range(q):
+                v = 0.0
+                for k in range(max(a_, b_), q):
+                    v += Ci[k, a_] * Ci[k, b_]
+                P[a_, b_] = v
+    return rr, 2.0 * math.log(diag), cw
 
 
 @numba.njit(**_JIT)
@@ -330,6 +352,29 @@ def chol_solve(C, b, x, tmp):
 
 
 @numba.njit(**_JIT)
+def lower_products(L, w, Ci, bv, B, Kv):
+    """b = L w and K_v = L A⁻¹ Lᵀ = (L C⁻ᵀ)(L C⁻ᵀ)ᵀ (into bv, B = L C⁻ᵀ and Kv)."""
+    q = L.shape[0]
+    for a_ in range(q):
+        v = 0.0
+        for k in range(q):
+            v += L[a_, k] * w[k]
+        bv[a_] = v
+        for b_ in range(q):
+            v = 0.0
+            for k in range(b_ + 1):
+                v += L[a_, k] * Ci[b_, k]
+            B[a_, b_] = v
+    for a_ in range(q):
+        for b_ in range(a_, q):
+            v = 0.0
+            for k in range(q):
+                v += B[a_, k] * B[b_, k]
+            Kv[a_, b_] = v
+            Kv[b_, a_] = v
+
+
+@numba.njit(**_JIT)
 def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, theta, L,
                  sigma, phi, delta, want_grad):
     """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L, ∂ℓ/∂σ, ∂ℓ/∂φ, ∂ℓ/∂δ) of the module's Notes, summed over blocks."""
@@ -342,10 +387,10 @@ def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
     G, H = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
     sig, coef = np.empty(mmax), np.empty((mmax, 5))
     S, C, P, Kv = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q)), np.empty((q, q))
-    d, c, w, col, tmp, bv = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
-                             np.empty(q))
-    SL = np.empty((q, q))
+    SL, Ci, B = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q))
+    d, c, w, tmp, bv = np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q)
     log_sigma = math.log(sigma)
+    pw = power_table(kind, phi, gap)
     ll = 0.0
     g_theta, g_L, g_delta = np.zeros(p), np.zeros((q, q)), np.zeros(r)
     g_logsig, g_phi = 0.0, 0.0
@@ -354,24 +399,13 @@ def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
         m = b - a
         us, ue = block_units[j], block_units[j + 1]
         ll -= standardise(a, b, y, W, Z, V, theta, log_sigma, delta, X, sig)
-        ll -= chain_coefs(kind, phi, gap, us, ue, unit_starts, a, coef)
+        ll -= chain_coefs(kind, phi, pw, gap, us, ue, unit_starts, a, coef)
         whiten(kind, us, ue, unit_starts, a, coef, X, T)
-        rr, logdet, cw = woodbury(T, m, L, S, d, c, C, w, P, col, tmp)
+        rr, logdet, cw = woodbury(T, m, L, S, SL, d, c, C, Ci, w, P, tmp, want_grad)
         ll -= 0.5 * (logdet + rr - cw)
         if not want_grad:
             continue
-        for a_ in range(q):
-            v = 0.0
-            for k in range(q):
-                v += L[a_, k] * w[k]
-            bv[a_] = v
-        for a_ in range(q):
-            for b_ in range(q):
-                v = 0.0
-                for k in range(q):
-                    for k2 in range(q):
-                        v += L[a_, k] * P[k, k2] * L[b_, k2]
-                Kv[a_, b_] = v
+        lower_products(L, w, Ci, bv, B, Kv)
         for i in range(m):
             e = T[i, 0]
             for a_ in range(q):
@@ -383,12 +417,6 @@ def serial_terms(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
                     v -= T[i, 1 + k] * Kv[k, a_]
                 G[i, 1 + a_] = v
         for a_ in range(q):  # ∂ℓ/∂L = d wᵀ − S L (P + w wᵀ)
-            for b_ in range(q):
-                v = 0.0
-                for k in range(q):
-                    v += S[a_, k] * L[k, b_]
-                SL[a_, b_] = v
-        for a_ in range(q):
             for b_ in range(q):
                 v = d[a_] * w[b_]
                 for k in range(q):
@@ -425,18 +453,19 @@ def serial_draws(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
     X, T, sig = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q)), np.empty(mmax)
     coef = np.empty((mmax, 5))
     S, C, P = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q))
-    d, c, w, col, tmp, v = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
-                            np.empty(q))
+    SL, Ci = np.empty((q, q)), np.zeros((q, q))
+    d, c, w, tmp, v = np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q)
     out = np.empty((S_, nb, q))
     for s in range(S_):
         Ls = L[s]
+        pw = power_table(kind, phi[s], gap)
         for j in range(nb):
             a, b = block_starts[j], block_starts[j + 1]
             standardise(a, b, y, W, Z, V, theta[s], math.log(sigma[s]), delta[s], X, sig)
             us, ue = block_units[j], block_units[j + 1]
-            chain_coefs(kind, phi[s], gap, us, ue, unit_starts, a, coef)
+            chain_coefs(kind, phi[s], pw, gap, us, ue, unit_starts, a, coef)
             whiten(kind, us, ue, unit_starts, a, coef, X, T)
-            woodbury(T, b - a, Ls, S, d, c, C, w, P, col, tmp)
+            woodbury(T, b - a, Ls, S, SL, d, c, C, Ci, w, P, tmp, False)
             for i in range(q):  # t = C⁻¹c + ε, v = C⁻ᵀ t
                 acc = c[i]
                 for k in range(i):
@@ -473,11 +502,12 @@ def serial_loo(kind, block_starts, block_units, unit_starts, gap, E, Z, V, L, si
     G, H = np.empty((mmax, 1 + q)), np.empty((mmax, 1 + q))
     sig, dg, coef = np.empty(mmax), np.empty(mmax), np.empty((mmax, 5))
     S, C, P, Kv = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q)), np.empty((q, q))
-    d, c, w, col, tmp, bv = (np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q),
-                             np.empty(q))
+    SL, Ci, B = np.empty((q, q)), np.zeros((q, q)), np.empty((q, q))
+    d, c, w, tmp, bv = np.empty(q), np.empty(q), np.empty(q), np.empty(q), np.empty(q)
     out = np.empty((S_, n))
     for s in range(S_):
         Ls = L[s]
+        pw = power_table(kind, phi[s], gap)
         for j in range(nb):
             a, b = block_starts[j], block_starts[j + 1]
             m = b - a
@@ -490,20 +520,10 @@ def serial_loo(kind, block_starts, block_units, unit_starts, gap, E, Z, V, L, si
                 X[i - a, 0] = E[s, i] / sig[i - a]
                 for k in range(q):
                     X[i - a, 1 + k] = Z[i, k] / sig[i - a]
-            chain_coefs(kind, phi[s], gap, us, ue, unit_starts, a, coef)
+            chain_coefs(kind, phi[s], pw, gap, us, ue, unit_starts, a, coef)
             whiten(kind, us, ue, unit_starts, a, coef, X, T)
-            woodbury(T, m, Ls, S, d, c, C, w, P, col, tmp)
-            for k1 in range(q):
-                acc = 0.0
-                for k in range(q):
-                    acc += Ls[k1, k] * w[k]
-                bv[k1] = acc
-                for k2 in range(q):
-                    acc = 0.0
-                    for k in range(q):
-                        for k3 in range(q):
-                            acc += Ls[k1, k] * P[k, k3] * Ls[k2, k3]
-                    Kv[k1, k2] = acc
+            woodbury(T, m, Ls, S, SL, d, c, C, Ci, w, P, tmp, True)
+            lower_products(Ls, w, Ci, bv, B, Kv)
             for i in range(m):  # G = [ε̂, Z̃]
                 e = T[i, 0]
                 for k in range(q):
