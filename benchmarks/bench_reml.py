@@ -36,8 +36,8 @@ import scipy  # noqa: E402
 
 from hiermod import datasets  # noqa: E402
 from hiermod.design import make_design  # noqa: E402
-from hiermod.mle import fit_glmm, fit_lmm, reml  # noqa: E402
 from hiermod.formula import parse_formula  # noqa: E402
+from hiermod.mle import fit_glmm, fit_lmm, reml  # noqa: E402
 
 REF = ROOT / "tests" / "reference"
 
