@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from . import datasets
@@ -20,6 +21,7 @@ from .output.equations import equations
 from .output.html import write_report
 from .output.json_report import dumps, fit_report, reml_section
 from .report import compare
+from .sample import SamplerSettings
 
 EXIT_OK, EXIT_DIAGNOSTICS = 0, 3
 
@@ -88,6 +90,13 @@ def check_outputs(args) -> None:
                              f"{exc.strerror or exc}") from None
 
 
+def check_settings(file_kwargs: dict, overrides: dict) -> None:
+    """The sampler settings the fit will use (the file's, overridden), checked up front."""
+    merged = {**file_kwargs, **{k: v for k, v in overrides.items() if v is not None}}
+    known = {f.name for f in fields(SamplerSettings)}
+    SamplerSettings(**{k: v for k, v in merged.items() if k in known}).check()
+
+
 def _write_json(report: dict, target: str) -> None:
     text = dumps(report)
     if target == "-":
@@ -107,6 +116,7 @@ def cmd_fit(args) -> int:
                  "target_accept": args.target_accept, "progressbar": bool(args.progress)}
     if args.marginalize is not None:  # "auto" must override a file's setting, so not via None
         mf.fit_kwargs["marginalize"] = {"auto": None, "yes": True, "no": False}[args.marginalize]
+    check_settings(mf.fit_kwargs, overrides)
     out = sys.stderr if args.json == "-" else sys.stdout
     reml_fit = None
     if args.reml:

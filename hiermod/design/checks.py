@@ -57,6 +57,10 @@ def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[p
         raise DataError(f"missing values in {'; '.join(parts)}. Fill them in, or pass "
                         "dropna=True to drop those rows (the fit then reports how many)")
     dropped = tuple(data.index[bad])
+    if bad.all():
+        raise DataError(f"every row has a missing value in the model's columns "
+                        f"({', '.join(repr(c) for c in cols if na[c].any())}): no rows are left "
+                        "after dropping them")
     warn(f"dropped {len(dropped)} of {len(data)} rows with missing values "
          f"({format_rows(list(dropped))})")
     return data.loc[~bad], dropped

@@ -32,10 +32,12 @@ from scipy import linalg
 
 from .. import names
 from ..errors import DataError, SpecError, format_rows
-from ..frame import bare_columns, factor_labels, reads_as_numbers
+from ..frame import bare_columns, expression_columns, factor_labels, reads_as_numbers
 from .checks import show, warn
 
 KINDS = ("number", "bool", "text", "category")
+#: the largest magnitude of a number a model may use (its square stays finite)
+MAGNITUDE_MAX = 1e150
 #: lme4's tolerance for the rank of the fixed-effects matrix (``checkRankX``)
 RANK_TOL = 1e-7
 
@@ -59,7 +61,9 @@ def check_roles(spec, roles: dict[str, str]) -> None:
                         "names the intercept so, and the two would be confused: rename the "
                         "column")
     outcome = spec.response.name
-    right = [c for c, role in roles.items() if role not in ("outcome", "trials", "failures")]
+    right = expression_columns(spec.fixed) + [c for g in spec.groups
+                                              for c in expression_columns(g.expr)
+                                              + g.factor.split(":")]
     if outcome in right or outcome in (spec.response.trials, spec.response.failures):
         raise SpecError(f"the outcome '{outcome}' is also used on the right of '~' (or as the "
                         "trials): a model cannot predict a column from itself")
@@ -153,13 +157,22 @@ def plain(s: pd.Series, kind: str) -> pd.Series:
 
 
 def check_finite(s: pd.Series, col: str, role: str) -> None:
-    if s.dtype.kind == "f":
-        bad = ~np.isfinite(s.to_numpy())
-        if bad.any():
-            vals = ", ".join(sorted({str(v) for v in s.to_numpy()[bad]}))
-            raise DataError(f"the {role} '{col}' holds non-finite values ({vals}) in "
-                            f"{format_rows(list(s.index[bad]))}: every value a model uses "
-                            "must be a finite number; fix or drop those rows")
+    """Finite numbers of a size whose squares and sums stay finite (|v| <= 1e150)."""
+    if s.dtype.kind not in "iuf":
+        return
+    values = s.to_numpy().astype(float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        vals = ", ".join(sorted({str(v) for v in values[bad]}))
+        raise DataError(f"the {role} '{col}' holds non-finite values ({vals}) in "
+                        f"{format_rows(list(s.index[bad]))}: every value a model uses "
+                        "must be a finite number; fix or drop those rows")
+    huge = np.abs(values) > MAGNITUDE_MAX
+    if huge.any():
+        raise DataError(f"the {role} '{col}' holds values as large as "
+                        f"{np.max(np.abs(values)):.3g} ({format_rows(list(s.index[huge]))}): "
+                        "their squares overflow; rescale the column (divide by a power of ten, "
+                        "or standardize it)")
 
 
 def prepare(frame: pd.DataFrame, spec, roles: dict[str, str],
@@ -173,6 +186,10 @@ def prepare(frame: pd.DataFrame, spec, roles: dict[str, str],
         check_finite(out[col], col, roles[col])
     bare = set(bare_columns(spec.fixed)).union(*(bare_columns(g.expr) for g in spec.groups))
     for col in sorted(bare & set(kinds), key=list(kinds).index):
+        if kinds[col] in ("text", "category") and out[col].nunique() < 2:
+            raise DataError(f"the predictor '{col}' is a factor with a single level "
+                            f"({show(out[col].iloc[0])}) in the rows used: it has no contrast "
+                            "to estimate; drop it from the formula")
         if kinds[col] == "text" and reads_as_numbers(out[col]):
             levels = out[col].nunique()
             examples = ", ".join(show(v) for v in out[col].unique()[:3])
@@ -218,7 +235,7 @@ def check_identifiable(X: np.ndarray, terms: tuple[str, ...]) -> None:
     Notes
     -----
     The rank is that of a column-pivoted QR decomposition of X with columns scaled to unit
-    root mean square, counting |R_kk| > 1e-7·|R_11| as lme4's ``checkRankX`` does. A dependent
+    root mean square (after dividing by their largest magnitude, so no square overflows), counting |R_kk| > 1e-7·|R_11| as lme4's ``checkRankX`` does. A dependent
     column k (pivoted past the rank) solves R₁₁ c = r_k; the terms with |c| > 1e-6 are the ones
     it is a combination of.
     """
@@ -228,8 +245,8 @@ def check_identifiable(X: np.ndarray, terms: tuple[str, ...]) -> None:
     if n < p:
         raise DataError(f"{p} fixed effects ({', '.join(terms)}) but only {n} rows: a "
                         "model needs more rows than fixed effects")
-    rms = np.sqrt(np.mean(X**2, axis=0))
-    zero = [terms[k] for k in np.flatnonzero(rms == 0)]
+    top = np.max(np.abs(X), axis=0)
+    zero = [terms[k] for k in np.flatnonzero(top == 0)]
     if zero:
         raise DataError(f"the fixed-effect column(s) {', '.join(map(repr, zero))} are 0 in "
                         "every row (no row has that level or combination of levels): drop the "
@@ -241,7 +258,9 @@ def check_identifiable(X: np.ndarray, terms: tuple[str, ...]) -> None:
             raise DataError(f"the predictor '{terms[k]}' has the same value ({X[0, k]:g}) in "
                             "every row, so its effect cannot be told apart from the intercept: "
                             "drop it")
-    _, R, piv = linalg.qr(X / rms, mode="economic", pivoting=True)
+    scaled = X / top
+    _, R, piv = linalg.qr(scaled / np.sqrt(np.mean(scaled**2, axis=0)), mode="economic",
+                          pivoting=True)
     d = np.abs(np.diag(R))
     rank = int(np.sum(d > RANK_TOL * d[0]))
     if rank == p:
