@@ -144,6 +144,15 @@ def foreign_netcdf(tmp: Path) -> Path:
     return path
 
 
+def newer_format(tmp: Path) -> Path:
+    path = saved(tmp, frame(), "newer.nc")
+    with xr.open_datatree(path, engine="h5netcdf") as opened:
+        tree = opened.load()
+    tree.attrs["hiermod_format"] = 99
+    tree.to_netcdf(tmp / "newer99.nc", engine="h5netcdf")
+    return tmp / "newer99.nc"
+
+
 # --- the API table ------------------------------------------------------------------------
 
 
@@ -351,6 +360,13 @@ API_CASES: dict[str, Case] = {
                              FileError, "not a readable fit file"),
     "load_foreign_netcdf": raises(lambda t: hm.load_fit(foreign_netcdf(t)), FileError,
                                   "not a fit saved by hiermod"),
+    "load_newer_format": raises(lambda t: hm.load_fit(newer_format(t)), FileError,
+                                "newer hiermod"),
+    "save_period_index_as_text": answers(
+        lambda t: (fake_fit(frame().set_axis(pd.period_range("2024-01", periods=60, freq="M")))
+                   .save(t / "p.nc"), hm.load_fit(t / "p.nc"))[1],
+        lambda fit: list(fit.data.index[:2]) == ["2024-01", "2024-02"], UserWarning,
+        "saved as their text"),
     "save_into_missing_folder": raises(lambda t: fake_fit(frame()).save(t / "no" / "f.nc"),
                                        FileError, "does not exist"),
     "save_onto_a_folder": raises(lambda t: fake_fit(frame()).save(t), FileError, "is a folder"),
