@@ -17,6 +17,13 @@ from . import names
 
 RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
+#: what to try when a parameterization samples poorly
+ALTERNATIVES = {
+    "marginal": "marginalize=False (the model with explicit group effects)",
+    "adaptive": "parameterization='noncentered' (or 'centered' for large groups)",
+    "noncentered": "parameterization='centered'",
+    "centered": "parameterization='noncentered'",
+}
 
 
 def checked_variables(posterior, design) -> list[str]:
@@ -98,11 +105,7 @@ def diagnose(dt, design, parameterization: str = "noncentered") -> Diagnostics:
     stats = dt["sample_stats"].to_dataset()
     div = count_stat(stats, "diverging")
     depth = count_stat(stats, "maxdepth_reached", "reached_max_treedepth")
-    if parameterization == "marginal":  # group effects integrated out
-        alternative = "marginalize=False (the model with explicit group effects)"
-    else:
-        other = "centered" if parameterization == "noncentered" else "noncentered"
-        alternative = f"parameterization='{other}'"
+    alternative = ALTERNATIVES.get(parameterization, "parameterization='noncentered'")
     problems = []
     if not np.isfinite(rhat):
         why = ("one chain cannot be compared with another: run at least 2 chains" if n_chains < 2
