@@ -19,15 +19,14 @@ Notes go to ``RemlFit.notes`` (printed by ``summary()``) and are issued as warni
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linprog
 
 from .. import names
-from ..design import DataWarning, Design
+from ..design import Design
+from ..design.checks import warn
 from .result import RemlFit
 
 #: an sd of the group effects on the logit / log scale beyond which the groups' effects are
@@ -35,11 +34,6 @@ from .result import RemlFit
 LARGE_LINK_SD = 5.0
 #: the LP's objective, relative to the number of rows, above which the data are separated
 SEPARATION_TOL = 1e-7
-PACKAGE_DIR = (str(Path(__file__).resolve().parents[1]),)
-
-
-def warn(message: str) -> None:
-    warnings.warn(message, DataWarning, skip_file_prefixes=PACKAGE_DIR)
 
 
 def separated_terms(design: Design) -> tuple[str, ...]:
