@@ -14,7 +14,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "design": ["DataWarning", "Design", "FactorDesign", "make_design"],
         "diagnostics": ["Diagnostics"],
-        "errors": ["DataError", "HiermodError", "InputError", "SamplingError", "SpecError"],
+        "errors": ["DataError", "FileError", "HiermodError", "InputError", "SamplingError",
+                   "SpecError"],
         "fitting": ["fit", "load_fit", "null_model"],
         "formula": ["GroupSpec", "Response", "Spec", "check_levels", "levels", "parse_formula"],
         "mle": ["RemlFit", "reml", "reml_vs_ml"],

@@ -103,6 +103,9 @@ class RemlFit:
     n_evals: int
     design: Design = field(repr=False)
     se_method: str = "exact"
+    #: what the fit could not estimate, in words (separation, groups whose sd ran off,
+    #: non-finite estimates; :mod:`hiermod.mle.checks`), printed by :meth:`summary`
+    notes: tuple[str, ...] = ()
 
     # --- scalar summaries -----------------------------------------------------------------
 
@@ -215,10 +218,11 @@ class RemlFit:
         lines += ["  " + s for s in self.fixed_table().to_string(
             float_format=lambda v: f"{v:.5g}").splitlines()]
         notes = []
-        if not self.converged:
+        if not self.converged and self.convergence_message not in self.notes:
             notes.append(f"Convergence: {self.convergence_message}")
         if self.singular:
             notes.append(f"Singular fit: {self.singular_message}")
+        notes += [f"Note: {n}" for n in self.notes]
         if notes:
             lines += [""] + notes
         return "\n".join(lines)
