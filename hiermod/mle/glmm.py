@@ -12,7 +12,7 @@ from ..errors import SpecError
 from ..families import Bound, EtaStats, get_family
 from ..glm import irls
 from .layout import BlockedZ, make_theta_map
-from .pls import inverse_logdet
+from .linalg import inverse_logdet
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..design import Design
 from ..errors import SpecError
+from .linalg import blas_threads
 from .optimize import check_convergence, minimize_bounded
 from .pls import LmmProblem
 from .result import GroupEffects, RemlFit, boundary_report, varcomps_from_theta
@@ -84,6 +85,11 @@ def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = Non
     if not design.factors:
         raise SpecError("the model has no varying effects (no '(... | group)' term): REML/ML "
                         "of a multilevel model needs at least one grouping factor")
+    with blas_threads(len(design.factors) > 1):
+        return _fit(design, method, start, optimize)
+
+
+def _fit(design: Design, method: str, start: np.ndarray | None, optimize: bool) -> RemlFit:
     reml = method == "REML"
     problem = LmmProblem(design)
     tmap = problem.tmap

@@ -14,22 +14,8 @@ import numpy as np
 
 from ..design import Design
 from .layout import BlockedZ, ThetaMap, make_theta_map
-
-
-def inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
-    """Inverses of a stack of symmetric positive-definite blocks (k, m, m) and Σ log|A_k|.
-
-    The Cholesky factorization checks positive definiteness (LinAlgError otherwise); 1 × 1
-    blocks take an elementwise shortcut.
-    """
-    if A.shape[1] == 1:
-        a = A[:, 0, 0]
-        if np.any(a <= 0):
-            raise np.linalg.LinAlgError("matrix is not positive definite")
-        return (1.0 / a)[:, None, None], float(np.log(a).sum())
-    chol = np.linalg.cholesky(A)
-    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
-    return np.linalg.inv(A), logdet
+from .linalg import inverse_logdet
+from .schur import SchurPls
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +81,9 @@ class LmmProblem:
 
     with W = A⁻¹Λ'Z'Z (ML, M = A) or W = A⁻¹Λ'Z'Z − FS⁻¹(X'Z − F'Λ'Z'Z), F = A⁻¹Λ'Z'X
     (REML, M the whole system matrix, log|M| = log|A| + log|S|). When Z'Z is block diagonal (one
-    grouping factor) only the diagonal blocks of W are needed.
+    grouping factor) only the diagonal blocks of W are needed. With several grouping factors
+    every operation on A goes through :class:`~hiermod.mle.schur.SchurPls` (a block-diagonal
+    part and the Schur complement of the rest), never through a dense factorization of A.
     """
 
     def __init__(self, design: Design) -> None:
@@ -104,7 +92,9 @@ class LmmProblem:
         self.n, self.p = X.shape
         self.bz = BlockedZ.from_factors(design.factors, self.n)
         self.tmap: ThetaMap = make_theta_map(design, self.bz)
-        self.ZtZ = self.bz.crossprod()
+        #: several grouping factors: the block-diagonal + Schur-complement algebra
+        self.schur = None if self.bz.by_level else SchurPls(design, self.bz, self.tmap)
+        self.ZtZ = self.bz.crossprod() if self.schur is None else None
         self.ZtX = self.bz.tmul(X)
         self.Zty = self.bz.tmul(y)
         self.XtX = X.T @ X
@@ -120,6 +110,8 @@ class LmmProblem:
 
     def solve(self, theta: np.ndarray) -> PLSState:
         """Conditional modes, β and r² at θ."""
+        if self.schur is not None:
+            return self.schur.solve(theta, self.XtX, self.Xty, self.yty)
         theta = np.asarray(theta, dtype=float)
         lam = self.tmap.lam(theta)
         LZZ = lam.T @ self.ZtZ
@@ -149,6 +141,9 @@ class LmmProblem:
         return d + st.logdetS if reml else d
 
     def _dlogdet_dr2(self, st: PLSState, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+        """∂(log|A| (+ log|S| for REML))/∂θ and ∂r²/∂θ (see the class Notes)."""
+        if self.schur is not None:
+            return self.schur.dlogdet_dr2(st, reml)
         b = st.u @ st.lam.T
         eZ = self.Zty - (self.ZtZ @ b[:, :, None])[:, :, 0] - self.ZtX @ st.beta
         dr2 = -2.0 * self.tmap.fold(eZ.T @ st.u)
@@ -210,9 +205,13 @@ class LmmProblem:
 
     def conditional_modes(self, st: PLSState) -> np.ndarray:
         """b = Λu in blocks (J, m)."""
+        if self.schur is not None:
+            return self.schur.conditional_modes(st)
         return st.u @ st.lam.T
 
     def conditional_cov(self, st: PLSState, scale2: float) -> np.ndarray:
         """Diagonal of σ²ΛA⁻¹Λ' in blocks (J, m): lme4's condVar (β held at β̂)."""
+        if self.schur is not None:
+            return self.schur.conditional_cov(st, scale2)
         V = st.lam @ st.Ainv @ st.lam.T
         return scale2 * np.diagonal(V, axis1=1, axis2=2)
