@@ -15,6 +15,7 @@ import numpy as np
 from ..design import Design
 from .layout import BlockedZ, ThetaMap, make_theta_map
 from .linalg import inverse_logdet
+from .optimize import OptResult, minimize_bounded
 from .schur import SchurPls
 
 
@@ -101,6 +102,13 @@ class LmmProblem:
         self.Xty = X.T @ y
         self.yty = float(y @ y)
         self._eye = np.eye(self.bz.m)
+
+    def minimize(self, reml: bool, start: np.ndarray | None = None) -> OptResult:
+        """Minimise the REML criterion (``reml``) or the profiled deviance over θ, from
+        ``start`` (default T_g = I), with the convergence check left to the caller."""
+        x0 = self.tmap.start() if start is None else np.asarray(start, float)
+        return minimize_bounded(lambda th: self.deviance_and_grad(th, reml), x0,
+                                self.tmap.lower, probe=self.tmap.is_diagonal, check=False)
 
     def nu(self, reml: bool) -> int:
         """Degrees of freedom of the residual: n − p (REML) or n (ML)."""

@@ -1,0 +1,181 @@
+"""Few-cluster inference on REML fits against lmerTest 3.1-3 / pbkrtest 0.5.2 / lme4 1.1-31 /
+sandwich 3.0-2 (tests/reference/inference, made by tests/reference/scripts/inference_reference.R).
+
+Tolerances (issue 15): Kenward–Roger SEs, df and F tests 1e-4 relative; likelihood-ratio
+tests 1e-6; profile intervals 1e-3; bootstrap intervals within Monte Carlo error; cluster-robust
+covariances 1e-6.
+
+The test-statistic checks are made at lme4's own θ (``fit_lmm(..., start=θ, optimize=False)``,
+whose REML criterion must equal lme4's to 1e-10), so that they test the algebra of each method
+and not the two optimizers: lme4 stops short of the optimum on hsb (see tests/test_reml.py),
+which moves hsb's KR SE of cses by 5e-5 at our optimum. At our optimum the other cases agree
+to the same 1e-4 (checked too).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hiermod as hm
+from hiermod.datasets import read_csv
+from hiermod.errors import SpecError
+from hiermod.mle import fit_lmm
+from support import ROOT, lme4_term
+
+REF = Path(__file__).parent / "reference" / "inference"
+KR_CASES = ["sleep", "radon", "hsb", "efficacy", "penicillin"]
+TOL_KR = 1e-4
+
+
+@cache
+def reference(case: str) -> dict:
+    return json.loads((REF / f"{case}.json").read_text())
+
+
+@cache
+def data(case: str) -> pd.DataFrame:
+    return read_csv(ROOT / reference(case)["data"])
+
+
+@cache
+def design(case: str, formula: str | None = None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return hm.make_design(hm.parse_formula(formula or reference(case)["formula"]),
+                              data(case))
+
+
+def term(case: str, name: str) -> str:
+    return lme4_term(name, reference(case).get("factor_levels"))
+
+
+@cache
+def at_lme4(case: str, ddf: str):
+    """The REML fit evaluated at lme4's θ."""
+    ref = reference(case)
+    fit = fit_lmm(design(case), "REML", start=np.array(ref["reml_fit"]["theta"]),
+                  optimize=False, ddf=ddf)
+    assert fit.criterion == pytest.approx(ref["reml_fit"]["REMLcrit"], rel=1e-10)
+    return fit
+
+
+def matrix(case: str, block: dict) -> pd.DataFrame:
+    return pd.DataFrame(block["values"], index=[term(case, r) for r in block["rows"]],
+                        columns=[term(case, c) for c in block["cols"]])
+
+
+def rel(a, b):
+    return np.abs(np.asarray(a, float) - b) / np.maximum(np.abs(b), 1e-300)
+
+
+# --- Kenward-Roger and Satterthwaite -------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", KR_CASES)
+def test_kenward_roger_covariance_se_and_df(case):
+    ref = reference(case)
+    fit = at_lme4(case, "kenward-roger")
+    assert fit.ddf == "Kenward-Roger"
+    V = matrix(case, ref["vcov_kr_adjusted"])
+    ours = pd.DataFrame(fit.vcov_beta, index=fit.fixed_terms, columns=fit.fixed_terms)
+    ours = ours.loc[V.index, V.columns].to_numpy()
+    scale = np.sqrt(np.outer(np.diag(V), np.diag(V)))
+    assert np.max(np.abs(ours - V.to_numpy()) / scale) < TOL_KR
+    np.testing.assert_allclose(fit.vcov, matrix(case, ref["vcov_unadjusted"])
+                               .loc[list(fit.fixed_terms), list(fit.fixed_terms)], rtol=1e-8)
+    table = fit.fixed_table()
+    assert table.attrs["ddf"] == "Kenward-Roger"
+    for name, v in ref["kenward_roger"].items():
+        row = table.loc[term(case, name)]
+        assert rel(row["se"], v["se"]) < TOL_KR, name
+        assert rel(row["df"], v["df"]) < TOL_KR, name
+        assert rel(row["t"], v["t"]) < TOL_KR, name
+        assert rel(row["p"], v["p"]) < 1e-3, name
+
+
+@pytest.mark.parametrize("case", KR_CASES)
+def test_satterthwaite_se_and_df(case):
+    table = at_lme4(case, "satterthwaite").fixed_table()
+    for name, v in reference(case)["satterthwaite"].items():
+        row = table.loc[term(case, name)]
+        assert rel(row["se"], v["se"]) < 1e-8, name
+        assert rel(row["df"], v["df"]) < TOL_KR, name
+
+
+@pytest.mark.parametrize("case", ["sleep", "radon", "efficacy"])
+def test_kenward_roger_at_our_optimum(case):
+    fit = hm.reml(reference(case)["formula"], data(case), ddf="kenward-roger")
+    for name, v in reference(case)["kenward_roger"].items():
+        row = fit.fixed_table().loc[term(case, name)]
+        assert rel(row["se"], v["se"]) < TOL_KR and rel(row["df"], v["df"]) < TOL_KR, name
+
+
+def _contrasts(case):
+    return [(case, name) for name in reference(case).get("contrasts", {})]
+
+
+@pytest.mark.parametrize(("case", "name"), [c for k in KR_CASES for c in _contrasts(k)])
+def test_joint_f_tests(case, name):
+    """lmerTest's contest(joint = TRUE) with KR (= pbkrtest's KRmodcomp) and Satterthwaite."""
+    block = reference(case)["contrasts"][name]
+    L = matrix(case, block["L"])
+    for ddf, key in (("kenward-roger", "lmerTest_contest_KR"),
+                     ("satterthwaite", "lmerTest_contest_Satterthwaite")):
+        res = at_lme4(case, ddf).f_test(L)
+        ref = block[key]
+        assert res["ndf"] == ref["ndf"]
+        assert rel(res["F"], ref["F"]) < TOL_KR, ddf
+        assert rel(res["ddf"], ref["ddf"]) < TOL_KR, ddf
+        assert rel(np.log(res["p"]), np.log(ref["p"])) < TOL_KR, ddf
+    kr = at_lme4(case, "kenward-roger").f_test(L)
+    assert rel(kr["F_scaling"], block["pbkrtest_KRmodcomp"]["F_scaling"]) < TOL_KR
+
+
+@pytest.mark.parametrize("case", ["sleep", "radon", "hsb", "efficacy"])
+def test_krmodcomp_between_nested_models(case):
+    """pbkrtest::KRmodcomp(large, small): the F test of the terms the small model drops."""
+    block = reference(case)["krmodcomp_nested"]
+    small = design(case, block["small"]).fixed_terms
+    fit = at_lme4(case, "kenward-roger")
+    dropped = {t: {t: 1.0} for t in fit.fixed_terms if t not in small}
+    res = fit.f_test(dropped)
+    assert res["ndf"] == block["ndf"]
+    for key, ours in (("F", res["F"]), ("ddf", res["ddf"]), ("F_scaling", res["F_scaling"])):
+        assert rel(ours, block[key]) < TOL_KR, key
+
+
+def test_contrast_rows_use_the_fit_ddf():
+    fit = at_lme4("efficacy", "kenward-roger")
+    table = fit.contrast({"URB - CORR": {"URB": 1, "CORR": -1}, "CORR": {"CORR": 1.0}})
+    kr = reference("efficacy")["kenward_roger"]["CORR"]
+    assert rel(table.loc["CORR", "se"], kr["se"]) < TOL_KR
+    assert rel(table.loc["CORR", "df"], kr["df"]) < TOL_KR
+    c = np.array([0, 0, 1, -1.0])
+    assert table.loc["URB - CORR", "se"] == pytest.approx(np.sqrt(c @ fit.vcov_beta @ c))
+    assert table.attrs["ddf"] == "Kenward-Roger"
+    with pytest.raises(SpecError, match="unknown fixed term"):
+        fit.contrast({"GDP": 1})
+
+
+def test_counted_ddf_rules():
+    """between-within: J − p_between for the intercept and level-2 CORR, n − J − p_within for
+    EDU and URB; residual: n − p everywhere."""
+    d = design("efficacy")
+    bw = fit_lmm(d, ddf="between-within").fixed_table()["df"]
+    J, n = d.factors[0].n_levels, d.n_obs
+    assert bw["CORR"] == J - 2 and bw["Intercept"] == J - 2
+    assert bw["EDU"] == n - J - 2
+    assert (fit_lmm(d, ddf="residual").df == n - 4).all()
+    with pytest.raises(SpecError, match="one grouping factor"):
+        fit_lmm(design("penicillin"), ddf="between-within")
+    with pytest.raises(SpecError, match="REML"):
+        fit_lmm(d, "ML", ddf="kenward-roger")
+    with pytest.raises(SpecError, match="ddf must be one of"):
+        fit_lmm(d, ddf="containment")
