@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "errors": ["DataError", "HiermodError", "InputError", "SamplingError", "SpecError"],
         "fitting": ["fit", "load_fit", "null_model"],
         "formula": ["GroupSpec", "Response", "Spec", "check_levels", "levels", "parse_formula"],
-        "mle": ["RemlFit", "reml", "reml_vs_ml"],
+        "mle": ["RemlFit", "anova", "reml", "reml_vs_ml"],
         "model": ["build_model"],
         "marginal": ["build_marginal_model"],
         "modelfile": ["ModelFile", "load_model"],

@@ -179,3 +179,55 @@ def test_counted_ddf_rules():
         fit_lmm(d, "ML", ddf="kenward-roger")
     with pytest.raises(SpecError, match="ddf must be one of"):
         fit_lmm(d, ddf="containment")
+
+
+# --- likelihood-ratio tests ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pair", ["anova_fixed_pair", "anova_random_pair",
+                                  "anova_random_pair_reml"])
+@pytest.mark.parametrize("case", ["sleep", "radon", "hsb", "efficacy"])
+def test_likelihood_ratio_tests(case, pair):
+    """lme4's anova(m0, m1): ML refits by default (refit = TRUE), REML with refit = FALSE."""
+    block = reference(case)[pair]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # radon: counties with one house
+        m0 = hm.reml(block["m0"], data(case))
+        m1 = hm.reml(block["m1"], data(case))
+    table = hm.anova(m1, m0, refit=block["refit_argument"])  # any order: sorted by npar
+    assert list(table.index) == [block["m0"], block["m1"]]
+    assert table.attrs["refit"] == block["refit_happened"]
+    for row, key in zip(table.itertuples(), ("m0", "m1"), strict=True):
+        ref = block["rows"][key]
+        assert row.npar == ref["npar"]
+        for col in ("logLik", "AIC", "BIC", "deviance"):
+            assert rel(getattr(row, col), ref[col]) < 1e-6, (key, col)
+    last = table.iloc[1]
+    assert last["Df"] == block["Df"]
+    assert rel(last["Chisq"], block["Chisq"]) < 1e-6
+    assert rel(last["p"], block["p"]) < 1e-6
+    if pair == "anova_fixed_pair":
+        assert np.isnan(last["p_boundary"]) and last["note"] == ""
+    else:  # a random slope and its covariance added: 50:50 mixture of chi2_1 and chi2_2
+        assert "boundary" in last["note"]
+        assert last["p_boundary"] < last["p"]
+    assert m1.anova(m0, refit=block["refit_argument"]).equals(table)
+
+
+def test_anova_refuses_what_lme4_would_not_test():
+    with pytest.raises(SpecError, match="different fixed effects"):
+        hm.anova(hm.reml("Reaction ~ Days + (1 | Subject)", data("sleep")),
+                 hm.reml("Reaction ~ 1 + (1 | Subject)", data("sleep")), refit=False)
+    with pytest.raises(SpecError, match="different data"):
+        hm.anova(hm.reml("Reaction ~ Days + (1 | Subject)", data("sleep")),
+                 hm.reml("Reaction ~ Days + (1 | Subject)", data("sleep").iloc[:100]))
+
+
+def test_boundary_mixture_p_for_one_variance():
+    """Adding a whole grouping factor (one variance): p is half the naive χ²₁ p."""
+    d = data("penicillin")
+    small = hm.reml("diameter ~ 1 + (1 | plate)", d)
+    large = hm.reml("diameter ~ 1 + (1 | plate) + (1 | sample)", d)
+    row = hm.anova(small, large).iloc[1]
+    assert row["Df"] == 1
+    assert row["p_boundary"] == pytest.approx(0.5 * row["p"])

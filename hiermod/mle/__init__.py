@@ -15,11 +15,13 @@ from .api import reml, reml_vs_ml
 from .glmm import GlmmProblem
 from .glmm_fit import fit_glmm
 from .lmm import fit_lmm
+from .lrt import anova
 from .pls import LmmProblem
 from .result import GroupEffects, RemlFit, VarComp
 from .satterthwaite import satterthwaite_df
 
 __all__ = [
-    "GlmmProblem", "GroupEffects", "LmmProblem", "RemlFit", "VarComp", "fit_glmm", "fit_lmm",
+    "GlmmProblem", "GroupEffects", "LmmProblem", "RemlFit", "VarComp", "anova", "fit_glmm",
+    "fit_lmm",
     "reml", "reml_vs_ml", "satterthwaite_df",
 ]

@@ -11,6 +11,7 @@ from scipy import stats
 from .. import names
 from ..design import Design
 from .contrasts import contrast_table, joint_test
+from .lrt import anova
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,6 +188,11 @@ class RemlFit:
     def contrast(self, weights, level: float = 0.95) -> pd.DataFrame:
         """t tests of linear combinations of the fixed effects (:func:`contrast_table`)."""
         return contrast_table(self, weights, level)
+
+    def anova(self, *others: RemlFit, refit: bool = True) -> pd.DataFrame:
+        """Likelihood-ratio tests against other fits of the same data
+        (:func:`hiermod.mle.anova`)."""
+        return anova(self, *others, refit=refit)
 
     def f_test(self, L, rhs=None) -> dict[str, float]:
         """Joint F test of Lβ = rhs with the fit's ddf (:func:`joint_test`)."""
