@@ -27,6 +27,7 @@ import hiermod as hm
 from hiermod.datasets import read_csv
 from hiermod.errors import SpecError
 from hiermod.mle import fit_lmm
+from hiermod.mle.bootstrap import bootstrap, bootstrap_replicate, replicate_seeds
 from support import ROOT, lme4_term
 
 REF = Path(__file__).parent / "reference" / "inference"
@@ -231,3 +232,72 @@ def test_boundary_mixture_p_for_one_variance():
     row = hm.anova(small, large).iloc[1]
     assert row["Df"] == 1
     assert row["p_boundary"] == pytest.approx(0.5 * row["p"])
+
+
+# --- confidence intervals ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["sleep", "radon", "efficacy", "penicillin"])
+def test_profile_intervals(case):
+    """confint(m, method = "profile"): lme4 profiles the ML deviance; 1e-3 relative (lme4
+    interpolates its profile by splines, we root-find ζ itself)."""
+    block = reference(case)["confint_profile"]
+    fit = hm.reml(reference(case)["formula"], data(case))
+    table = fit.confint("profile")
+    assert table.attrs["method"] == "profile"
+    for name, v in block["intervals"].items():
+        row = table.loc[term(case, name)]
+        assert rel(row["estimate"], v["estimate"]) < 1e-3, name
+        for end in ("lower", "upper"):
+            assert abs(row[end] - v[end]) < 1e-3 * max(abs(v[end]), 1e-2), (name, end)
+
+
+def test_wald_intervals_and_errors():
+    fit = at_lme4("sleep", "satterthwaite")
+    table = fit.confint("wald")
+    se = fit.fixed_table().loc["Days", "se"]
+    assert table.loc["Days", "upper"] == pytest.approx(fit.fixef["Days"] + 1.959964 * se)
+    assert np.isnan(table.loc["sigma", "lower"])
+    with pytest.raises(SpecError, match="method must be one of"):
+        fit.confint("bca")
+    glmm = hm.reml("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                   hm.datasets.load("cbpp"), family="binomial")
+    with pytest.raises(SpecError, match="wald"):
+        glmm.confint("profile")
+
+
+def test_bootstrap_is_reproducible_and_parallel():
+    """The replicates depend on the seed only, not on the number of worker processes."""
+    fit = hm.reml(reference("sleep")["formula"], data("sleep"))
+    serial = bootstrap(fit, nsim=24, random_seed=5, n_jobs=1)
+    parallel = bootstrap(fit, nsim=24, random_seed=5, n_jobs=2)
+    np.testing.assert_array_equal(serial.replicates, parallel.replicates)
+    one = bootstrap_replicate(fit.design, "REML", fit.theta, fit.beta, fit.sigma,
+                              replicate_seeds(5, 24)[3])
+    np.testing.assert_array_equal(one, serial.replicates[3])
+    assert serial.labels[:4] == ("sd(Intercept | Subject)", "corr(Intercept, Days | Subject)",
+                                 "sd(Days | Subject)", "sigma")
+    assert not np.array_equal(serial.replicates,
+                              bootstrap(fit, nsim=24, random_seed=6, n_jobs=1).replicates)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["sleep", "radon", "penicillin"])
+def test_bootstrap_intervals_within_monte_carlo_error(case):
+    """confint(m, method = "boot", nsim = 500): two independent bootstraps of 500 replicates
+    (lme4's and ours, different random numbers). The SE of a 2.5% / 97.5% percentile of 500
+    replicates is ≈ 0.12 replicate sds for a normal statistic (more in a skewed tail), so the
+    difference of two has SE ≈ 0.17 sd: ends must agree within 0.75 sd (4.4 SE); the
+    replicates' means within 4·√(2/500) sd and their sds within 20%."""
+    block = reference(case)["confint_boot"]
+    fit = hm.reml(reference(case)["formula"], data(case))
+    table = fit.confint("boot", nsim=block["nsim"], random_seed=20240611, n_jobs=2)
+    reps = table.attrs["replicates"]
+    for name, v in block["intervals"].items():
+        ours = term(case, name)
+        sd = block["replicate_summary"][name]["sd"]
+        for end in ("lower", "upper"):
+            assert abs(table.loc[ours, end] - v[end]) < 0.75 * sd, (name, end)
+        assert abs(reps.loc[ours, "mean"] - block["replicate_summary"][name]["mean"]) \
+            < 4 * np.sqrt(2 / block["nsim"]) * sd, name
+        assert reps.loc[ours, "sd"] == pytest.approx(sd, rel=0.2), name

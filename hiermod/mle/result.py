@@ -10,6 +10,7 @@ from scipy import stats
 
 from .. import names
 from ..design import Design
+from .confint import confint
 from .contrasts import contrast_table, joint_test
 from .lrt import anova
 
@@ -193,6 +194,11 @@ class RemlFit:
         """Likelihood-ratio tests against other fits of the same data
         (:func:`hiermod.mle.anova`)."""
         return anova(self, *others, refit=refit)
+
+    def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500,
+                random_seed=None, n_jobs: int | None = None) -> pd.DataFrame:
+        """Profile, bootstrap or Wald intervals (:func:`hiermod.mle.confint.confint`)."""
+        return confint(self, method, level, nsim, random_seed, n_jobs)
 
     def f_test(self, L, rhs=None) -> dict[str, float]:
         """Joint F test of Lβ = rhs with the fit's ddf (:func:`joint_test`)."""
