@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "design": ["DataWarning", "Design", "FactorDesign", "make_design"],
         "diagnostics": ["Diagnostics"],
+        "estimators": ["compare_estimators"],
         "errors": ["DataError", "HiermodError", "InputError", "SamplingError", "SpecError"],
         "fitting": ["fit", "load_fit", "null_model"],
         "formula": ["GroupSpec", "Response", "Spec", "check_levels", "levels", "parse_formula"],
