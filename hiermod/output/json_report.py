@@ -72,7 +72,7 @@ def reml_section(reml_fit, comparison=None) -> dict:
         out["comparison"] = {
             str(label): {"posterior_mean": _num(row["post_mean"]), "reml": _num(row["reml"]),
                          "diff": _num(row["diff"]), "diff_z": _num(row["diff_z"]),
-                         "flags": row["flags"] or ""}
+                         "flags": row["flags"] or "", "why": row.get("why", "") or ""}
             for label, row in comparison.iterrows()}
     return out
 
