@@ -8,14 +8,14 @@ a p × p Cholesky, whatever the number of observations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..design import Design
 from .layout import BlockedZ, ThetaMap, make_theta_map
 from .linalg import inverse_logdet
-from .optimize import OptResult, minimize_bounded
+from .optimize import BOUNDARY_TOL, OptResult, minimize_bounded
 from .schur import SchurPls
 
 
@@ -105,10 +105,28 @@ class LmmProblem:
 
     def minimize(self, reml: bool, start: np.ndarray | None = None) -> OptResult:
         """Minimise the REML criterion (``reml``) or the profiled deviance over θ, from
-        ``start`` (default T_g = I), with the convergence check left to the caller."""
-        x0 = self.tmap.start() if start is None else np.asarray(start, float)
-        return minimize_bounded(lambda th: self.deviance_and_grad(th, reml), x0,
-                                self.tmap.lower, probe=self.tmap.is_diagonal, check=False)
+        ``start`` (default T_g = I), with the convergence check left to the caller.
+
+        An optimum with a diagonal θ_k on its bound of 0 is checked by a second run from
+        T_g = 0.1 I: from T_g = I a slope on a large scale (years of education) can send the
+        optimizer to a boundary point with a worse criterion (a perfectly correlated pair),
+        which the probe of :func:`~hiermod.mle.optimize.minimize_bounded` does not leave.
+        """
+        tm = self.tmap
+        x0 = tm.start() if start is None else np.asarray(start, float)
+
+        def run(x):
+            return minimize_bounded(lambda th: self.deviance_and_grad(th, reml), x, tm.lower,
+                                    probe=tm.is_diagonal, check=False)
+
+        opt = run(x0)
+        if np.any(tm.is_diagonal & (opt.x <= BOUNDARY_TOL)):
+            alt = run(np.where(tm.is_diagonal, 0.1, 0.0))
+            n_evals = opt.n_evals + alt.n_evals
+            if alt.fun < opt.fun - 1e-10 * max(1.0, abs(opt.fun)):
+                opt = alt
+            opt = replace(opt, n_evals=n_evals)
+        return opt
 
     def nu(self, reml: bool) -> int:
         """Degrees of freedom of the residual: n − p (REML) or n (ML)."""

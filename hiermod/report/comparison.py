@@ -38,7 +38,7 @@ FEW_GROUPS = 30
 #: posterior sd above this share of the prior sd raises the prior-dominated flag
 PRIOR_DOMINATED = 0.9
 #: a difference of at least this many units (REML SE or posterior sd) gets an explanation
-NOTABLE = 0.5
+NOTABLE = 0.3
 
 
 def _check_same_model(design, reml_design) -> None:
@@ -130,7 +130,7 @@ def compare(fit, reml_fit, prob: float = 0.95, few_groups: int = FEW_GROUPS,
         SE for variance components), ``diff`` (posterior mean − REML), ``diff_z`` (``diff`` in
         units of ``diff_unit``: the REML SE where there is one, else the posterior sd),
         ``diff_unit``, ``prior_sd``, ``flags`` (text, "" when none) and ``why`` (where
-        |diff_z| ≥ 0.5: the likely reasons for the difference, see the module docstring; ""
+        |diff_z| ≥ 0.3: the likely reasons for the difference, see the module docstring; ""
         elsewhere). ``attrs`` records the interval probability, the REML method and which
         checks ran.
 
