@@ -22,11 +22,13 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import hiermod as hm
 from hiermod.datasets import read_csv
-from hiermod.mle import LmmProblem, fit_lmm
+from hiermod.mle import GlmmProblem, LmmProblem, fit_lmm
+from hiermod.mle.glmm import conditional_modes, conditional_var
 from hiermod.mle.partition import Partition
 from hiermod.mle.schur import SchurFactor
 from support import lme4_term
@@ -181,3 +183,43 @@ def test_matches_lme4(case, method):
             assert np.max(np.abs(sub["mode"] - ref_mode)) < TOL_EST * all_modes.std(), term
             assert np.max(rel(sub["se"], ref_se)) < TOL_SE, term
     assert fit.converged == blk["converged"] and fit.singular == blk["singular"]
+
+
+# --- Laplace GLMMs on the same algebra --------------------------------------------------------
+
+
+def _crossed_binomial():
+    rng = np.random.default_rng(11)
+    n, A, B = 1500, 40, 25
+    a, b = rng.integers(0, A, n), rng.integers(0, B, n)
+    x = rng.normal(size=n)
+    ua, sa, ub = rng.normal(0, 0.6, A), rng.normal(0, 0.3, A), rng.normal(0, 0.4, B)
+    eta = -0.3 + 0.5 * x + ua[a] + sa[a] * x + ub[b]
+    trials = rng.integers(1, 6, n)
+    y = rng.binomial(trials, 1 / (1 + np.exp(-eta)))
+    return pd.DataFrame({"y": y, "fail": trials - y, "x": x, "a": [f"a{i:02d}" for i in a],
+                         "b": [f"b{i:02d}" for i in b]})
+
+
+@pytest.mark.parametrize("formula", [
+    "cbind(y, fail) ~ x + (1 + x | a) + (1 | b)",
+    "cbind(y, fail) ~ x + (1 | a) + (1 | a:b)",  # nested: a:b inside a
+])
+def test_glmm_schur_equals_dense(formula):
+    d = hm.make_design(hm.parse_formula(formula, family="binomial"), _crossed_binomial())
+    problem = GlmmProblem(d)
+    assert problem.schur is not None
+    dense = copy.copy(problem)
+    dense.schur = None
+    dense._u = np.zeros((1, problem.bz.m))
+    rng = np.random.default_rng(4)
+    x = np.concatenate([problem.tmap.start() * rng.uniform(0.3, 1.2, problem.n_theta) + 0.05,
+                        [-0.2, 0.4]])
+    a, b = problem.pirls(*problem.split(x)), dense.pirls(*dense.split(x))
+    assert a.deviance == pytest.approx(b.deviance, rel=1e-10)
+    np.testing.assert_allclose(problem.gradient(a), dense.gradient(b), rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(problem.leverages(a), dense.leverages(b), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(conditional_modes(problem, a), conditional_modes(dense, b),
+                               atol=1e-8)
+    np.testing.assert_allclose(conditional_var(problem, a), conditional_var(dense, b),
+                               rtol=1e-8)

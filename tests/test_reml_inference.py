@@ -301,3 +301,16 @@ def test_bootstrap_intervals_within_monte_carlo_error(case):
         assert abs(reps.loc[ours, "mean"] - block["replicate_summary"][name]["mean"]) \
             < 4 * np.sqrt(2 / block["nsim"]) * sd, name
         assert reps.loc[ours, "sd"] == pytest.approx(sd, rel=0.2), name
+
+
+def test_ml_refit_of_a_larger_model_is_not_worse():
+    """12 countries, a random EDU slope: from T = I the optimizer used to stop at a singular
+    point with a criterion 45 above the optimum (a perfectly correlated pair); the larger
+    model's ML log-likelihood must be at least the nested one's."""
+    d = data("efficacy")
+    few = d[d["country"].isin(sorted(d["country"].unique())[::3])]
+    small = hm.reml("EFF ~ EDU + URB + CORR + (1 | country)", few)
+    large = hm.reml("EFF ~ EDU + URB + CORR + (1 + EDU | country)", few)
+    assert large.criterion <= small.criterion + 1e-6
+    table = hm.anova(small, large)
+    assert table["logLik"].iloc[1] >= table["logLik"].iloc[0] - 1e-6

@@ -11,6 +11,7 @@ from ..design import Design
 from ..errors import SpecError
 from ..families import Bound, EtaStats, get_family
 from ..glm import irls
+from .glmm_schur import SchurGlmm
 from .layout import BlockedZ, make_theta_map
 from .linalg import inverse_logdet
 
@@ -76,6 +77,9 @@ class GlmmProblem:
         self.bz = BlockedZ.from_factors(design.factors, self.n)
         self.tmap = make_theta_map(design, self.bz)
         self.const = self.family.constant()
+        #: several grouping factors: the block-diagonal + Schur-complement algebra
+        self.schur = None if self.bz.by_level else SchurGlmm(
+            design.factors, self.n, self.tmap, self.X, self.family, self.const)
         self._eye = np.eye(self.bz.m)
         self._u = np.zeros((self.bz.J, self.bz.m))
 
@@ -100,6 +104,8 @@ class GlmmProblem:
         after a full step smaller than ``tol``·(1 + max|u|): Newton's quadratic convergence then
         leaves an error of order tol², far below what the deviance and its gradient resolve.
         """
+        if self.schur is not None:
+            return self.schur.pirls(theta, beta, u0, tol, max_iter)
         lam = self.tmap.lam(theta)
         offset = self.X @ beta
         u = self._u if u0 is None else u0
@@ -145,6 +151,8 @@ class GlmmProblem:
 
     def leverages(self, ps: PirlsState) -> np.ndarray:
         """h_i = z_iᵀΛA⁻¹Λᵀz_i."""
+        if self.schur is not None:
+            return ps.factor.leverages()
         bz = self.bz
         if bz.by_level:
             fd = bz.factors[0]
@@ -155,6 +163,8 @@ class GlmmProblem:
 
     def gradient(self, ps: PirlsState) -> np.ndarray:
         """Analytic gradient of the Laplace deviance in (θ, β) (see the class Notes)."""
+        if self.schur is not None:
+            return self.schur.gradient(ps)
         st = ps.stats
         v = st.dweight * self.leverages(ps)
         zs = self.bz.tmul(st.score)
@@ -165,6 +175,20 @@ class GlmmProblem:
         direct = (ps.Ainv @ ps.LZWZ).sum(axis=0).T
         M = -2.0 * zs.T @ ps.u + 2.0 * direct + r.T @ ps.u + zs.T @ c
         return np.concatenate([self.tmap.fold(M), g_beta])
+
+
+def conditional_modes(problem: GlmmProblem, ps) -> np.ndarray:
+    """b = Λu* in blocks (J, m) (several factors: the dense layout, (1, m))."""
+    if problem.schur is not None:
+        return problem.schur.conditional_modes(ps)
+    return ps.u @ ps.lam.T
+
+
+def conditional_var(problem: GlmmProblem, ps) -> np.ndarray:
+    """Diagonal of ΛA⁻¹Λ' at the conditional modes, in the layout of :func:`conditional_modes`."""
+    if problem.schur is not None:
+        return problem.schur.conditional_var(ps)
+    return np.diagonal(ps.lam @ ps.Ainv @ ps.lam.T, axis1=1, axis2=2)
 
 
 def glm_start(problem: GlmmProblem, max_iter: int = 25) -> np.ndarray:

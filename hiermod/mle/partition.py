@@ -92,6 +92,11 @@ class Partition:
     perm: np.ndarray
     Z1: sp.csr_matrix
     Z2: sp.csr_matrix
+    row_block: np.ndarray | None = None  # (n,) block of each row
+    row_cols1: np.ndarray | None = None  # (n, k1) local positions of its part-1 entries
+    row_vals1: np.ndarray | None = None  # (n, k1) their values
+    row_cols2: np.ndarray | None = None  # (n, k2) part-2 positions (whole level blocks)
+    row_vals2: np.ndarray | None = None  # (n, k2) their values
 
     @property
     def N1(self) -> int:
@@ -138,6 +143,7 @@ class Partition:
                 pos = N1 + part2_offset[g] + np.arange(sizes[g])
             perm[dense] = pos
         rows1, cols1, vals1, rows2, cols2, vals2 = [], [], [], [], [], []
+        per_row1, per_val1, per_row2, per_val2 = [], [], [], []
         for g, fd in enumerate(factors):
             cols = perm[dense_offsets[g] + fd.index[:, None] * fd.q + np.arange(fd.q)[None, :]]
             rows = np.repeat(np.arange(n), fd.q)
@@ -145,10 +151,15 @@ class Partition:
                 rows1.append(rows)
                 cols1.append(cols.ravel())
                 vals1.append(fd.Z.ravel())
+                per_row1.append(cols % b)
+                per_val1.append(fd.Z)
             else:
                 rows2.append(rows)
                 cols2.append(cols.ravel() - N1)
                 vals2.append(fd.Z.ravel())
+                per_row2.append(cols - N1)
+                per_val2.append(fd.Z)
+        empty = np.zeros((n, 0))
 
         def csr(rows, cols, vals, width):
             if not rows:
@@ -157,7 +168,10 @@ class Partition:
                                                          np.concatenate(cols))), shape=(n, width))
 
         return cls(root, tuple(members), part2, J, b, off2, perm, csr(rows1, cols1, vals1, N1),
-                   csr(rows2, cols2, vals2, off2))
+                   csr(rows2, cols2, vals2, off2), row_block=factors[root].index,
+                   row_cols1=np.hstack(per_row1), row_vals1=np.hstack(per_val1),
+                   row_cols2=np.hstack(per_row2) if per_row2 else empty.astype(int),
+                   row_vals2=np.hstack(per_val2) if per_val2 else empty)
 
     # --- cross-products ---------------------------------------------------------------------
 

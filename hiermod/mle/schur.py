@@ -184,6 +184,22 @@ class SchurFactor:
             W2 = np.einsum("ij,ji->i", SL[c], self.R[:, r])  # W₂₂[c, r]
         return lay.at(W1, W2, transpose=True)
 
+    def leverages(self) -> np.ndarray:
+        """h_i = z_iᵀΛA⁻¹Λᵀz_i for every row, from the rows' few nonzeros (O(n(b + k₂)²))."""
+        part = self.lay.part
+        j = part.row_block
+        # (ZΛ)_i on its block: Σ_t z_it Λ₁[j(i)][loc_it, :]
+        v1 = np.einsum("it,itb->ib", part.row_vals1, self.lam1[j[:, None], part.row_cols1])
+        h = np.einsum("ia,iab,ib->i", v1, self.inverse_blocks()[j], v1)
+        if part.m2 == 0:
+            return h
+        c2 = part.row_cols2
+        L2 = self.lam2.toarray()
+        v2 = np.einsum("it,its->is", part.row_vals2, L2[c2[:, :, None], c2[:, None, :]])
+        h += np.einsum("is,ist,it->i", v2, self.Sinv[c2[:, :, None], c2[:, None, :]], v2)
+        BS = self.BSinv.reshape(part.J, part.b, part.m2)[j[:, None], :, c2]  # (n, k2, b)
+        return h - 2.0 * np.einsum("ia,isa,is->i", v1, BS, v2)
+
     def cond_var(self) -> np.ndarray:
         """Diagonal of ΛA⁻¹Λ' (internal order)."""
         part = self.lay.part
