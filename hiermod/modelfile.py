@@ -19,7 +19,7 @@ error (reported with the file, the line and the key)::
     [model]                                  # required: formula, or level1 + level2 (+ level3)
     family = "gaussian"                      # gaussian | bernoulli | binomial | poisson
     formula = "log_radon ~ floor + (1 + floor | county)"
-    parameterization = "noncentered"         # or "centered"
+    parameterization = "auto"                # or "adaptive", "noncentered", "centered"
     marginalize = true                       # integrate the group effects out (default: where exact)
     # level-wise instead of formula (see hiermod.levels):
     # level1 = "EFF ~ EDU + URB"
@@ -61,7 +61,7 @@ from .errors import DataError, HiermodError, SpecError, format_rows
 from .families import FAMILIES, get_family
 from .fitting import fit
 from .formula import check_levels, levels, parse_formula
-from .model import check_parameterization
+from .plan import check_choice
 from .priors import Prior, resolve_priors
 from .sample import SamplerSettings
 from .transforms import COLUMN_TRANSFORMS as TRANSFORMS
@@ -397,9 +397,9 @@ def load_model(path: str | Path) -> ModelFile:
     _want(ctx, dropna, bool, ("data", "dropna"), "true or false")
     data, transforms = apply_transforms(ctx, doc.get("transform", {}), data)
     spec = build_spec(ctx, doc["model"])
-    parameterization = doc["model"].get("parameterization", "noncentered")
+    parameterization = doc["model"].get("parameterization", "auto")
     try:
-        check_parameterization(parameterization)
+        check_choice(parameterization)
     except SpecError as exc:
         raise ctx.wrap(("model", "parameterization"), exc) from None
     try:
