@@ -4,8 +4,6 @@ for one question. Cluster-robust covariances against sandwich 3.0-2's vcovCL to 
 
 from __future__ import annotations
 
-import json
-from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,23 +15,15 @@ from matplotlib.figure import Figure
 
 import hiermod as hm
 from hiermod import names
-from hiermod.datasets import read_csv
 from hiermod.errors import SpecError
 from hiermod.estimators import ESTIMATORS, compare_estimators, ols
-from support import ROOT, fake_tree, lme4_term
+from support import fake_tree, inference_data, inference_reference, lme4_term
 
 REF = Path(__file__).parent / "reference" / "inference"
 CASES = ["sleep", "radon", "hsb", "efficacy"]
 
 
-@cache
-def reference(case: str) -> dict:
-    return json.loads((REF / f"{case}.json").read_text())
-
-
-@cache
-def data(case: str) -> pd.DataFrame:
-    return read_csv(ROOT / reference(case)["data"])
+reference, data = inference_reference, inference_data
 
 
 def frame(case: str, block: dict) -> pd.DataFrame:

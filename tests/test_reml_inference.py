@@ -14,7 +14,6 @@ to the same 1e-4 (checked too).
 
 from __future__ import annotations
 
-import json
 import warnings
 from functools import cache
 from pathlib import Path
@@ -24,25 +23,17 @@ import pandas as pd
 import pytest
 
 import hiermod as hm
-from hiermod.datasets import read_csv
 from hiermod.errors import SpecError
 from hiermod.mle import fit_lmm
 from hiermod.mle.bootstrap import bootstrap, bootstrap_replicate, replicate_seeds
-from support import ROOT, lme4_term
+from support import inference_data, inference_reference, lme4_term
 
 REF = Path(__file__).parent / "reference" / "inference"
 KR_CASES = ["sleep", "radon", "hsb", "efficacy", "penicillin"]
 TOL_KR = 1e-4
 
 
-@cache
-def reference(case: str) -> dict:
-    return json.loads((REF / f"{case}.json").read_text())
-
-
-@cache
-def data(case: str) -> pd.DataFrame:
-    return read_csv(ROOT / reference(case)["data"])
+reference, data = inference_reference, inference_data
 
 
 @cache

@@ -14,6 +14,7 @@ from ..glm import irls
 from .glmm_schur import SchurGlmm
 from .layout import BlockedZ, make_theta_map
 from .linalg import inverse_logdet
+from .pirls import pirls_loop
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,28 +110,20 @@ class GlmmProblem:
         lam = self.tmap.lam(theta)
         offset = self.X @ beta
         u = self._u if u0 is None else u0
-        eta = offset + self.bz.mul(u @ lam.T)
-        pdev = self._pdev(eta, u)
-        for _ in range(max_iter):
+
+        def eta_of(v):
+            return offset + self.bz.mul(v @ lam.T)
+
+        def newton_step(v, eta):
             st = self.family.stats(eta)
-            LZWZ = lam.T @ self.bz.crossprod(st.weight)
-            A = LZWZ @ lam + self._eye
-            grad = self.bz.tmul(st.score) @ lam - u
-            delta = (grad / A[:, :, 0] if A.shape[1] == 1 else
-                     np.linalg.solve(A, grad[:, :, None])[:, :, 0])
-            t = 1.0
-            while True:
-                un = u + t * delta
-                etan = offset + self.bz.mul(un @ lam.T)
-                pn = self._pdev(etan, un)
-                if pn <= pdev + 1e-12 * abs(pdev) or t < 1e-8:
-                    break
-                t *= 0.5
-            step = float(np.max(np.abs(t * delta)))
-            done = (t == 1.0 and step < tol * (1.0 + float(np.max(np.abs(un))))) or step < 1e-12
-            u, eta, pdev = un, etan, pn
-            if done:
-                break
+            A = lam.T @ self.bz.crossprod(st.weight) @ lam + self._eye
+            grad = self.bz.tmul(st.score) @ lam - v
+            return (grad / A[:, :, 0] if A.shape[1] == 1 else
+                    np.linalg.solve(A, grad[:, :, None])[:, :, 0])
+
+        eta = eta_of(u)
+        u, eta = pirls_loop(u, eta, self._pdev(eta, u), newton_step, eta_of, self._pdev, tol,
+                            max_iter)
         st = self.family.stats(eta)
         LZWZ = lam.T @ self.bz.crossprod(st.weight)
         Ainv, logdetA = inverse_logdet(LZWZ @ lam + self._eye)

@@ -15,6 +15,7 @@ import numpy as np
 from ..families import Bound, EtaStats
 from .layout import ThetaMap
 from .partition import Partition
+from .pirls import pirls_loop
 from .schur import SchurFactor, SchurLayout
 
 
@@ -40,9 +41,6 @@ class SchurGlmm:
         self.X, self.family, self.const = X, family, const
         self._u = np.zeros(self.part.size)
 
-    def _eta(self, offset, lam1, lam2, u) -> np.ndarray:
-        return offset + self.part.mul(self.lay.lam_mul(lam1, lam2, u))
-
     def _pdev(self, eta: np.ndarray, u: np.ndarray) -> float:
         return -2.0 * self.family.loglik(eta) + float(u @ u)
 
@@ -52,26 +50,19 @@ class SchurGlmm:
         lam1, lam2 = self.lay.lam(theta)
         offset = self.X @ beta
         u = self._u if u0 is None else u0
-        eta = self._eta(offset, lam1, lam2, u)
-        pdev = self._pdev(eta, u)
-        for _ in range(max_iter):
+
+        def eta_of(v):
+            return offset + self.part.mul(self.lay.lam_mul(lam1, lam2, v))
+
+        def newton_step(v, eta):
             st = self.family.stats(eta)
             fac = SchurFactor(self.lay, lam1, lam2, *self.part.crossprod(st.weight))
-            grad = self.lay.lam_mul(lam1, lam2, self.part.tmul(st.score), transpose=True) - u
-            delta = fac.solve(grad)
-            t = 1.0
-            while True:
-                un = u + t * delta
-                etan = self._eta(offset, lam1, lam2, un)
-                pn = self._pdev(etan, un)
-                if pn <= pdev + 1e-12 * abs(pdev) or t < 1e-8:
-                    break
-                t *= 0.5
-            step = float(np.max(np.abs(t * delta)))
-            done = (t == 1.0 and step < tol * (1.0 + float(np.max(np.abs(un))))) or step < 1e-12
-            u, eta, pdev = un, etan, pn
-            if done:
-                break
+            return fac.solve(self.lay.lam_mul(lam1, lam2, self.part.tmul(st.score),
+                                              transpose=True) - v)
+
+        eta = eta_of(u)
+        u, eta = pirls_loop(u, eta, self._pdev(eta, u), newton_step, eta_of, self._pdev, tol,
+                            max_iter)
         st = self.family.stats(eta)
         fac = SchurFactor(self.lay, lam1, lam2, *self.part.crossprod(st.weight))
         self._u = u

@@ -16,28 +16,17 @@ from ..design import Design
 from .layout import BlockedZ, ThetaMap, make_theta_map
 from .linalg import inverse_logdet
 from .optimize import BOUNDARY_TOL, OptResult, minimize_bounded
+from .pls_state import PlsSolution
 from .schur import SchurPls
 
 
-@dataclass(frozen=True, eq=False)
-class PLSState:
-    """Solution of the penalized least-squares problem at one θ.
+@dataclass(frozen=True, eq=False, kw_only=True)
+class PLSState(PlsSolution):
+    """:class:`~hiermod.mle.pls_state.PlsSolution` of a single grouping factor: ``u`` in blocks
+    (J, m), with the blocks of A⁻¹ = (Λ'Z'ZΛ + I)⁻¹, Λ'Z'Z, Λ'Z'X and F = A⁻¹Λ'Z'X."""
 
-    ``A`` blocks are Λ'Z'ZΛ + I (L_θ L_θᵀ in lme4), ``S`` = R_XᵀR_X = X'X − R_ZXᵀR_ZX, ``u`` the
-    spherical conditional modes (blocked, (J, m)), ``r2`` the penalized residual sum of squares
-    ‖y − Xβ − ZΛu‖² + ‖u‖².
-    """
-
-    theta: np.ndarray
     lam: np.ndarray
     Ainv: np.ndarray
-    logdetA: float
-    S: np.ndarray
-    Sinv: np.ndarray
-    logdetS: float
-    beta: np.ndarray
-    u: np.ndarray
-    r2: float
     LZZ: np.ndarray
     LZX: np.ndarray
     F: np.ndarray
@@ -156,7 +145,8 @@ class LmmProblem:
         beta = Sinv @ rhs
         u = Fy - F @ beta
         r2 = self.yty - float(u.ravel() @ LZy.ravel()) - float(beta @ self.Xty)
-        return PLSState(theta, lam, Ainv, logdetA, S, Sinv, logdetS, beta, u, r2, LZZ, LZX, F)
+        return PLSState(theta=theta, lam=lam, Ainv=Ainv, logdetA=logdetA, S=S, Sinv=Sinv,
+                        logdetS=logdetS, beta=beta, u=u, r2=r2, LZZ=LZZ, LZX=LZX, F=F)
 
     # --- deviance and its gradient -------------------------------------------------------------
 

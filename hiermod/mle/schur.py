@@ -37,6 +37,7 @@ from ..design import Design
 from .layout import BlockedZ, ThetaMap
 from .linalg import inverse_logdet, spd_inverse_logdet
 from .partition import Partition
+from .pls_state import PlsSolution
 
 
 def _t(a: np.ndarray) -> np.ndarray:
@@ -211,23 +212,12 @@ class SchurFactor:
         return np.concatenate([V1.ravel(), V2])
 
 
-@dataclass(frozen=True, eq=False)
-class SchurState:
-    """Solution of the penalized least-squares problem at one θ (several factors).
+@dataclass(frozen=True, eq=False, kw_only=True)
+class SchurState(PlsSolution):
+    """:class:`~hiermod.mle.pls_state.PlsSolution` of several grouping factors: ``u`` and
+    ``F`` = A⁻¹Λ'Z'X in the internal order of the partition, with the factorization of A."""
 
-    Same meaning as :class:`hiermod.mle.pls.PLSState` for the fields they share; ``u`` and
-    ``F`` are in the internal order of the partition.
-    """
-
-    theta: np.ndarray
     factor: SchurFactor
-    logdetA: float
-    S: np.ndarray
-    Sinv: np.ndarray
-    logdetS: float
-    beta: np.ndarray
-    u: np.ndarray
-    r2: float
     F: np.ndarray
 
 
@@ -259,7 +249,8 @@ class SchurPls:
         beta = Sinv @ (Xty - LZX.T @ Fy)
         u = Fy - F @ beta
         r2 = yty - float(u @ LZy) - float(beta @ Xty)
-        return SchurState(theta, fac, fac.logdet, S, Sinv, logdetS, beta, u, r2, F)
+        return SchurState(theta=theta, factor=fac, logdetA=fac.logdet, S=S, Sinv=Sinv,
+                          logdetS=logdetS, beta=beta, u=u, r2=r2, F=F)
 
     def dlogdet_dr2(self, st: SchurState, reml: bool) -> tuple[np.ndarray, np.ndarray]:
         """∂(log|A| (+ log|S| for REML))/∂θ and ∂r²/∂θ."""
