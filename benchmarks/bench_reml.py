@@ -211,7 +211,7 @@ def markdown_kr(rows: list[dict]) -> str:
             "recorded (ms) | pbkrtest vcovAdj recorded (ms) | x2 KR SE rel. error |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     return head + "".join(
-        f"| `{r['formula']}` | {r['ours_kr_fit_ms']:.0f} | {r['ours_kr_step_ms']:.1f} | "
+        f"| `{r['formula'].replace('|', '\\|')}` | {r['ours_kr_fit_ms']:.0f} | {r['ours_kr_step_ms']:.1f} | "
         f"{r['ours_satterthwaite_fit_ms']:.0f} | {r['lmerTest_kr_live_ms']:.0f} | "
         f"{r['ratio_live']:.2f} | {r['lmerTest_kr_recorded_ms']:.0f} | "
         f"{r['vcovAdj_recorded_ms']:.0f} | {r['x2_se_rel_err']:.1e} |\n" for r in rows)

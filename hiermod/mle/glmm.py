@@ -15,6 +15,7 @@ from .glmm_schur import SchurGlmm
 from .layout import BlockedZ, make_theta_map
 from .linalg import inverse_logdet
 from .pirls import pirls_loop
+from .schur import use_schur
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +80,8 @@ class GlmmProblem:
         self.tmap = make_theta_map(design, self.bz)
         self.const = self.family.constant()
         #: several grouping factors: the block-diagonal + Schur-complement algebra
-        self.schur = None if self.bz.by_level else SchurGlmm(
-            design.factors, self.n, self.tmap, self.X, self.family, self.const)
+        self.schur = SchurGlmm(design.factors, self.n, self.tmap, self.X, self.family,
+                               self.const) if use_schur(self.bz) else None
         self._eye = np.eye(self.bz.m)
         self._u = np.zeros((self.bz.J, self.bz.m))
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..design import Design
 from ..errors import SpecError
 from .glmm import GlmmProblem, conditional_modes, conditional_var, glm_start
-from .linalg import blas_threads
+from .linalg import blas_threads, large_system
 from .lme4_laplace import Lme4Laplace
 from .lmm import check_method, split_effects
 from .optimize import check_convergence, fd_hessian, minimize_bounded
@@ -60,7 +60,7 @@ def fit_glmm(design: Design, method: str = "ML", start: np.ndarray | None = None
     check_method(method, design.family)
     if not design.factors:
         raise SpecError("the model has no varying effects (no '(... | group)' term)")
-    with blas_threads(len(design.factors) > 1):
+    with blas_threads(large_system(design)):
         return _fit(design, method, start, se)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from scipy.linalg import lapack
 
 
 def inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
@@ -24,29 +23,22 @@ def inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
     return np.linalg.inv(A), logdet
 
 
-def spd_inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
-    """Inverse and log-determinant of one symmetric positive-definite matrix (LAPACK potrf +
-    potri: one factorization, no second pass over a general inverse)."""
-    c, info = lapack.dpotrf(A, lower=1, clean=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("matrix is not positive definite")
-    logdet = 2.0 * float(np.log(np.diag(c)).sum())
-    inv, info = lapack.dpotri(c, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("matrix is not positive definite")
-    inv = np.tril(inv)
-    return inv + np.tril(inv, -1).T, logdet
+def blas_threads(active: bool):
+    """A context that runs BLAS single-threaded (a no-op when not ``active``).
 
-
-def blas_threads(several_factors: bool):
-    """A context that runs BLAS single-threaded for the Schur-complement algebra of several
-    grouping factors (a no-op otherwise).
-
-    Its matrices (hundreds of rows) are too small for threaded BLAS to pay off, and on a
-    machine whose cores are busy OpenBLAS's spinning threads make them ~10× slower.
+    The REML engine's matrices (tens to hundreds of rows) are too small for threaded BLAS to
+    pay off, and on a machine whose cores are busy OpenBLAS's spinning threads make them 10 to
+    1000 times slower. Entering the context costs ~0.3 ms (more under load), so the fits use
+    it only when they have large matrices (:func:`large_system`).
     """
-    if not several_factors:
+    if not active:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def large_system(design, threshold: int = 200) -> bool:
+    """Several grouping factors with at least ``threshold`` effects in all: the Schur algebra
+    then multiplies matrices of hundreds of rows (and threaded BLAS would hurt)."""
+    return len(design.factors) > 1 and sum(f.n_levels * f.q for f in design.factors) >= threshold

@@ -8,7 +8,7 @@ from ..design import Design
 from ..errors import SpecError
 from .ddf import between_within_ddf, check_ddf, residual_ddf
 from .kenward_roger import kenward_roger
-from .linalg import blas_threads
+from .linalg import blas_threads, large_system
 from .optimize import check_convergence
 from .pls import LmmProblem
 from .result import GroupEffects, RemlFit, boundary_report, varcomps_from_theta
@@ -94,7 +94,7 @@ def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = Non
         raise SpecError("the model has no varying effects (no '(... | group)' term): REML/ML "
                         "of a multilevel model needs at least one grouping factor")
     ddf = check_ddf(ddf, method)
-    with blas_threads(len(design.factors) > 1):
+    with blas_threads(large_system(design)):
         return _fit(design, method, start, optimize, ddf)
 
 

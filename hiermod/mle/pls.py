@@ -17,7 +17,7 @@ from .layout import BlockedZ, ThetaMap, make_theta_map
 from .linalg import inverse_logdet
 from .optimize import BOUNDARY_TOL, OptResult, minimize_bounded
 from .pls_state import PlsSolution
-from .schur import SchurPls
+from .schur import SchurPls, use_schur
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -83,7 +83,7 @@ class LmmProblem:
         self.bz = BlockedZ.from_factors(design.factors, self.n)
         self.tmap: ThetaMap = make_theta_map(design, self.bz)
         #: several grouping factors: the block-diagonal + Schur-complement algebra
-        self.schur = None if self.bz.by_level else SchurPls(design, self.bz, self.tmap)
+        self.schur = SchurPls(design, self.bz, self.tmap) if use_schur(self.bz) else None
         self.ZtZ = self.bz.crossprod() if self.schur is None else None
         self.ZtX = self.bz.tmul(X)
         self.Zty = self.bz.tmul(y)

@@ -65,9 +65,9 @@ class SdCorMap:
         return np.append(~tm.is_diagonal, False)
 
     def bounds(self, sigma: float) -> list[tuple[float | None, float | None]]:
-        """sd ≥ 0, −1 ≤ correlation ≤ 1, σ > 0 (kept ≥ 10⁻⁶σ̂)."""
+        """sd ≥ 0, −1 ≤ correlation ≤ 1, σ > 0 (kept ≥ 10⁻³σ̂)."""
         out = [(-1.0, 1.0) if c else (0.0, None) for c in self.is_corr]
-        out[-1] = (1e-6 * sigma, None)
+        out[-1] = (1e-3 * sigma, None)
         return out
 
     def to_sv(self, theta: np.ndarray, sigma: float) -> np.ndarray:
@@ -120,7 +120,10 @@ class SdCorMap:
         """ML deviance at sv (β profiled out, lme4's ``devfun2``) and its gradient in sv."""
         theta, sigma = self.from_sv(sv)
         p = self.problem
-        st = p.solve(theta)
+        try:
+            st = p.solve(theta)
+        except np.linalg.LinAlgError:  # θ = sd/σ so large that A is singular in floating point
+            return 1e300, np.zeros(len(sv))
         g = p.grad_vp(st, sigma, False)
         grad = self.jacobian(sv, lower, upper).T @ g[:-1]
         grad[-1] += g[-1]
