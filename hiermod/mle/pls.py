@@ -2,8 +2,9 @@
 β and σ.
 
 All data enter through cross-products computed once (Z'Z, Z'X, Z'y, X'X, X'y, y'y), so one
-evaluation at a new θ costs the factorization of J small m × m blocks (or one dense block) plus
-a p × p Cholesky, whatever the number of observations.
+evaluation at a new θ costs the factorization of J small m × m blocks (one grouping factor; with
+several, a block-diagonal part and the Schur complement of the rest, :mod:`.schur`) plus a
+p × p Cholesky, whatever the number of observations.
 """
 
 from __future__ import annotations
