@@ -5,7 +5,8 @@
     hiermod fit MODEL.toml [--draws N] [--tune N] [--chains N] [--seed N] [--sampler S]
                            [--reml] [--out DIR] [--json PATH|-]
     hiermod fit --formula "y ~ x + (1 | g)" --data CSV_OR_NAME [--family F] [...]
-    hiermod reml MODEL.toml | --formula F --data D [--method REML|ML] [--json PATH|-]
+    hiermod reml MODEL.toml | --formula F --data D [--method REML|ML] [--ddf DDF]
+                 [--json PATH|-]
     hiermod equations MODEL.toml | --formula F [--data D] [--format latex|markdown|html]
     hiermod datasets
 
@@ -120,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reml", help="fit a model by REML / ML only")
     _model_args(p)
     p.add_argument("--method", choices=("REML", "ML"))
+    p.add_argument("--ddf", choices=("satterthwaite", "kenward-roger", "between-within",
+                                     "residual"),
+                   help="gaussian models: df of the t tests (default satterthwaite; "
+                        "kenward-roger also adjusts the SEs, REML only)")
     p.add_argument("--json", help="write the estimates as JSON to this path ('-': stdout)")
     p.set_defaults(command_name="reml")
 

@@ -151,7 +151,8 @@ def cmd_fit(args) -> int:
 def cmd_reml(args) -> int:
     check_outputs(args)
     mf = model_from_args(args)
-    r = reml(mf.spec, mf.data, method=args.method, dropna=mf.fit_kwargs.get("dropna", False))
+    r = reml(mf.spec, mf.data, method=args.method, dropna=mf.fit_kwargs.get("dropna", False),
+             ddf=getattr(args, "ddf", None))
     if args.json:
         _write_json({"formula": mf.spec.formula, "family": mf.spec.family,
                      "n_obs": int(r.n_obs), "groups": dict(r.n_groups),

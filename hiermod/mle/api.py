@@ -48,7 +48,7 @@ def _method(method: str | None, family: str) -> str:
 
 def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
          method: str | None = None, family: str | None = None,
-         dropna: bool = False, se: str = "exact") -> RemlFit:
+         dropna: bool = False, se: str = "exact", ddf: str | None = None) -> RemlFit:
     """Fit a multilevel model by REML or ML (gaussian) or Laplace ML (binomial, bernoulli,
     poisson), on the same Design the Bayesian fit uses.
 
@@ -70,6 +70,10 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         Binomial, bernoulli and poisson models: "lme4" reproduces glmer's fixed-effect SEs,
         which come from its early-stopped PIRLS (see :func:`fit_glmm`); "exact" (default) uses
         the exact Laplace deviance. Gaussian models: the two are the same (lmer's SEs are exact).
+    ddf : {"satterthwaite", "kenward-roger", "between-within", "residual"}, optional
+        Gaussian models: denominator df of the t and F tests (default "satterthwaite", as
+        lmerTest); "kenward-roger" also reports Kenward–Roger's adjusted SEs (REML only). See
+        :func:`hiermod.mle.fit_lmm`. GLMMs use z tests and refuse the argument.
 
     Returns
     -------
@@ -106,9 +110,12 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
     if design is None:
         design = make_design(spec, data, dropna=dropna)
     separated = separated_terms(design)
+    if design.family != "gaussian" and ddf is not None:
+        raise SpecError(f"ddf={ddf!r} applies to gaussian models; a {design.family} model's "
+                        "fixed effects are tested with Wald z tests (as glmer)")
     with numerical_failure():
-        fit = fit_lmm(design, method) if design.family == "gaussian" else \
-            fit_glmm(design, method, se=se)
+        fit = (fit_lmm(design, method, ddf=ddf or "satterthwaite")
+               if design.family == "gaussian" else fit_glmm(design, method, se=se))
     return settle(fit, design, separated)
 
 
