@@ -30,9 +30,9 @@ CHECK_CELL = ('import json, sys\n'
 
 
 def test_notebooks_are_listed():
-    """Every notebook is in notebooks/README.md, and there are the seven of the workshop."""
+    """Every notebook is in notebooks/README.md, and there are the eight of the workshop."""
     readme = (ROOT / "notebooks" / "README.md").read_text()
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
     for path in NOTEBOOKS:
         assert path.name in readme, f"{path.name} is not listed in notebooks/README.md"
 

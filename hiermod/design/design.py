@@ -21,13 +21,22 @@ import numpy as np
 import pandas as pd
 
 from .. import names
-from ..errors import DataError, SpecError
+from ..errors import SpecError
 from ..families import Family, get_family
 from ..formula import GroupSpec, Spec, check_levels
 from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
 from .centring import Centring, centring
 from .checks import check_columns, check_factor, handle_missing, numeric_column
 from .residuals import ResidualDesign, make_residual_design
+from .validate import (
+    check_frame,
+    check_identifiable,
+    check_kinds,
+    check_matrix,
+    check_roles,
+    prepare,
+    used_frame,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +87,9 @@ class Design:
     level2_terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fixed_matrix: object = None  # formulae CommonEffectsMatrix, to encode new data alike
     factor_matrices: tuple = ()  # per factor: formulae matrices of its varying-effects columns
+    #: the model's columns for the rows used, as checked (:mod:`hiermod.design.validate`):
+    #: what a Fit keeps and saves, row for row with y (an index may repeat labels)
+    frame: pd.DataFrame | None = field(default=None, repr=False)
     #: the residual structure within units (:mod:`hiermod.design.residuals`), else None
     residuals: ResidualDesign | None = None
 
@@ -160,11 +172,16 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     Raises
     ------
     DataError
-        Unknown column, missing values, non-numeric outcome, 0/1 outcome that isn't, successes
-        above trials, a grouping factor with a single level; with a residual structure, the
-        checks of :func:`~hiermod.design.residuals.make_residual_design`.
+        Unknown or repeated column, missing or non-finite values, a column of mixed or
+        unsupported types (:mod:`hiermod.design.validate`), non-numeric outcome, 0/1 outcome
+        that isn't, successes above trials, a constant gaussian outcome, a grouping factor with
+        a single level, a model-matrix column that is not finite (log of values <= 0), fixed
+        effects that are not identifiable (collinear, constant or all-zero columns); with a
+        residual structure, the checks of
+        :func:`~hiermod.design.residuals.make_residual_design`.
     SpecError
-        A term formulae cannot build; names that collide with hiermod's own.
+        A term formulae cannot build; names that collide with hiermod's own (a predictor
+        named 'Intercept' or 'sigma', a factor named 'obs', ...); the outcome on both sides.
 
     Examples
     --------
@@ -174,15 +191,16 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     >>> d.fixed_terms, d.factors[0].terms, d.factors[0].n_levels
     (('Intercept', 'Days'), ('Intercept', 'Days'), 18)
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if len(data) == 0:
-        raise DataError("data has no rows")
+    check_frame(data)
     family = get_family(spec.family, spec.link)
     roles = used_columns(spec)
     check_columns(data, roles)
+    check_roles(spec, roles)
+    data = used_frame(data, roles)
+    kinds = check_kinds(data, roles)
     check_levels(spec, data)
     data, dropped = handle_missing(data, list(roles), dropna)
+    data = prepare(data, spec, roles, kinds)
     y = numeric_column(data, spec.response.name, "outcome")
     trials = None
     if spec.response.trials:
@@ -194,16 +212,20 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     fixed_common = model_matrix(spec.fixed, data, "fixed effects")
     X, fixed_terms = matrix_columns(fixed_common, len(data))
     names.check_user_names(fixed_terms, spec.factors)
+    rows = np.asarray(data.index)
+    check_matrix(X, fixed_terms, rows, "fixed-effects")
+    check_identifiable(X, fixed_terms)
     factors, mats = [], []
     for factor in spec.factors:
         fd, m = factor_design([g for g in spec.groups if g.factor == factor], data, factor)
-        check_factor(np.asarray(data.index), fd.name, fd.index, fd.levels, fd.q)
+        check_matrix(fd.Z, fd.terms, rows, f"varying-effects (of '{factor}')")
+        check_factor(rows, fd.name, fd.index, fd.levels, fd.q)
         factors.append(fd)
         mats.append(m)
     l2 = tuple((fd.name, level2_terms(X, fixed_terms, fd)) for fd in factors)
     residuals = (None if spec.residuals is None
                  else make_residual_design(spec.residuals, data, tuple(factors)))
     return Design(spec=spec, y=y, X=X, fixed_terms=fixed_terms, factors=tuple(factors),
-                  trials=trials, rows=np.asarray(data.index), dropped_rows=dropped,
-                  level2_terms=l2, fixed_matrix=fixed_common, factor_matrices=tuple(mats),
+                  trials=trials, rows=rows, dropped_rows=dropped, level2_terms=l2,
+                  fixed_matrix=fixed_common, factor_matrices=tuple(mats), frame=data,
                   residuals=residuals)

@@ -3,6 +3,7 @@ matplotlib Figure (never shown). Nothing outside this package imports matplotlib
 
 from .caterpillar import plot_caterpillar
 from .compare import plot_compare
+from .estimators import plot_estimators
 from .icc import plot_icc
 from .longitudinal import plot_growth, plot_residual_acf, plot_unit_fits
 from .ppc import plot_ppc
@@ -10,6 +11,6 @@ from .predictions import plot_predictions
 from .shrinkage import plot_shrinkage
 from .spaghetti import plot_spaghetti
 
-__all__ = ["plot_caterpillar", "plot_compare", "plot_growth", "plot_icc", "plot_ppc",
-           "plot_predictions", "plot_residual_acf", "plot_shrinkage", "plot_spaghetti",
-           "plot_unit_fits"]
+__all__ = ["plot_caterpillar", "plot_compare", "plot_estimators", "plot_growth", "plot_icc",
+           "plot_ppc", "plot_predictions", "plot_residual_acf", "plot_shrinkage",
+           "plot_spaghetti", "plot_unit_fits"]
