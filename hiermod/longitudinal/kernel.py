@@ -51,6 +51,8 @@ import math
 import numba
 import numpy as np
 
+from ..compiled.linalg import backward, cholesky, forward
+
 _LOG_2PI = float(np.log(2 * np.pi))
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 NONE, AR1, CAR1, CS = 0, 1, 2, 3
@@ -299,20 +301,15 @@ def woodbury(T, m, L, S, SL, d, c, C, Ci, w, P, tmp, want_P):
             for k in range(q):
                 v += S[a_, k] * L[k, b_]
             SL[a_, b_] = v
-    diag = 1.0
-    for b_ in range(q):
+    for b_ in range(q):  # A = I + Lᵀ S L (lower triangle, into Ci as scratch)
         for a_ in range(b_, q):
             v = 1.0 if a_ == b_ else 0.0
             for k in range(q):
                 v += L[k, a_] * SL[k, b_]
-            for k in range(b_):
-                v -= C[a_, k] * C[b_, k]
-            if a_ == b_:
-                C[b_, b_] = math.sqrt(v)
-                diag *= C[b_, b_]
-            else:
-                C[a_, b_] = v / C[b_, b_]
-    chol_solve(C, c, w, tmp)
+            Ci[a_, b_] = v
+    logdet = cholesky(Ci, C)
+    forward(C, c, tmp)
+    backward(C, tmp, w)
     cw = 0.0
     for a_ in range(q):
         cw += c[a_] * w[a_]
@@ -332,23 +329,7 @@ def woodbury(T, m, L, S, SL, d, c, C, Ci, w, P, tmp, want_P):
                 for k in range(max(a_, b_), q):
                     v += Ci[k, a_] * Ci[k, b_]
                 P[a_, b_] = v
-    return rr, 2.0 * math.log(diag), cw
-
-
-@numba.njit(**_JIT)
-def chol_solve(C, b, x, tmp):
-    """x = (C Cᵀ)⁻¹ b (x may be b)."""
-    q = C.shape[0]
-    for i in range(q):
-        v = b[i]
-        for k in range(i):
-            v -= C[i, k] * tmp[k]
-        tmp[i] = v / C[i, i]
-    for i in range(q - 1, -1, -1):
-        v = tmp[i]
-        for k in range(i + 1, q):
-            v -= C[k, i] * x[k]
-        x[i] = v / C[i, i]
+    return rr, logdet, cw
 
 
 @numba.njit(**_JIT)
@@ -466,18 +447,10 @@ def serial_draws(kind, block_starts, block_units, unit_starts, gap, y, W, Z, V, 
             chain_coefs(kind, phi[s], pw, gap, us, ue, unit_starts, a, coef)
             whiten(kind, us, ue, unit_starts, a, coef, X, T)
             woodbury(T, b - a, Ls, S, SL, d, c, C, Ci, w, P, tmp, False)
-            for i in range(q):  # t = C⁻¹c + ε, v = C⁻ᵀ t
-                acc = c[i]
-                for k in range(i):
-                    acc -= C[i, k] * tmp[k]
-                tmp[i] = acc / C[i, i]
+            forward(C, c, tmp)  # t = C⁻¹c + ε, v = C⁻ᵀ t
             for i in range(q):
                 tmp[i] += 0.0 if mean_only else eps[s, j, i]
-            for i in range(q - 1, -1, -1):
-                acc = tmp[i]
-                for k in range(i + 1, q):
-                    acc -= C[k, i] * v[k]
-                v[i] = acc / C[i, i]
+            backward(C, tmp, v)
             for i in range(q):
                 acc = 0.0
                 for k in range(q):
