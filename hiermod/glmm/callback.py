@@ -42,26 +42,32 @@ class CompiledCells:
         factors = tuple(fd.name for fd in design.factors)
         self.layout: Layout = derive_layout(built, factors)
         mode = COMPILED_PARAMETERIZATIONS[parameterization]
-        qmax = max(fd.q for fd in design.factors)
-        ftab, arrays = [], []
+        qmax = max((fd.q for fd in design.factors), default=1)
+        ftab, arrays, zoff = [], [], 0
         for g, fd in enumerate(design.factors):
             raw = self.layout.variable(names.group_effects_raw(fd.name))
-            ftab.append([fd.n_levels, fd.q, mode, raw.start])
+            ftab.append([fd.n_levels, fd.q, mode, raw.start, zoff])
+            zoff += fd.q
             P = pilot.P[g] if mode == K.ADAPTIVE else np.zeros((fd.n_levels, fd.q, fd.q))
             G = (pilot.G[g] if mode == K.ADAPTIVE
                  else np.zeros((fd.n_levels, fd.q, data.W.shape[1])))
             b0 = pilot.b0[g] if mode == K.ADAPTIVE else np.zeros((fd.n_levels, fd.q))
-            arrays += [data.Z[g], data.index[g], P, G, b0]
+            arrays += [P, G, b0]
         family = get_family(data.family)
         const = family.loglik_constant(data.y, data.trials)
         lay = self.layout
         self.buffer = pack(
             [lay.n_dim, data.W.shape[1], len(data.y), len(design.factors),
              K.BINOMIAL if data.family == "binomial" else K.POISSON, const, len(lay.blocks),
-             lay.blocks.shape[1], qmax],
+             lay.blocks.shape[1], qmax, zoff],
             [lay.prior_table, lay.role_table, lay.blocks, data.W, data.offset, data.y,
              data.trials if data.trials is not None else np.zeros(len(data.y)),
-             np.array(ftab, float), *arrays])
+             np.array(ftab, float).reshape(len(ftab), 5),
+             np.hstack(data.Z) if data.Z else np.zeros((len(data.y), 0)),
+             # the level indexes travel as int64 bits in the float64 buffer
+             (np.stack(data.index, axis=1).astype(np.int64) if data.index
+              else np.zeros((len(data.y), 0), np.int64)).view(np.float64),
+             *arrays])
 
     @property
     def n_dim(self) -> int:
