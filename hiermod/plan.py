@@ -25,8 +25,13 @@ from .design import aggregate, can_aggregate
 from .errors import SpecError
 from .glmm import CompiledCells
 from .glmm.callback import COMPILED_PARAMETERIZATIONS
-from .marginal import (PATH_EXPLICIT, PATH_MARGINAL, assemble_marginal_model, choose_model_path,
-                       marginal_stats)
+from .marginal import (
+    PATH_EXPLICIT,
+    PATH_MARGINAL,
+    assemble_marginal_model,
+    choose_model_path,
+    marginal_stats,
+)
 from .marginal.callback import CompiledMarginal
 from .marginal.crossed_callback import CompiledCrossed
 from .marginal.crossed_stats import CrossedStats

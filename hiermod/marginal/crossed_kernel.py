@@ -95,7 +95,6 @@ def _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s):
     K = np.zeros((J1, q1, q1))
     A12 = np.empty((J1, q1, m2))
     T = np.empty((J1, q1, m2))
-    X = np.empty((q1, m2))
     tmp = np.empty((q1, m2))
     A = np.empty((q1, q1))
     logdet = 0.0
