@@ -30,8 +30,13 @@ from .errors import SpecError
 from .glmm import CompiledCells
 from .glmm.callback import COMPILED_PARAMETERIZATIONS
 from .longitudinal import serial_data
-from .marginal import (PATH_EXPLICIT, PATH_MARGINAL, assemble_marginal_model, choose_model_path,
-                       marginal_stats)
+from .marginal import (
+    PATH_EXPLICIT,
+    PATH_MARGINAL,
+    assemble_marginal_model,
+    choose_model_path,
+    marginal_stats,
+)
 from .marginal.callback import CompiledMarginal
 from .marginal.crossed_callback import CompiledCrossed
 from .marginal.crossed_stats import CrossedStats

@@ -16,7 +16,8 @@ _HEAD = 3
 def pack(scalars, arrays) -> np.ndarray:
     """The buffer of ``scalars`` (floats) and ``arrays`` (any shapes; stored flat, C order)."""
     scalars = [float(s) for s in scalars]
-    arrays = [np.ravel(np.asarray(a, dtype=float)) for a in arrays]
+    arrays = [np.ravel(np.ascontiguousarray(a)).view(np.float64) if np.asarray(a).dtype == np.float64
+              else np.ravel(np.asarray(a, dtype=float)) for a in arrays]
     start = _HEAD + len(scalars) + 2 * len(arrays)
     table, offset = [], start
     for a in arrays:

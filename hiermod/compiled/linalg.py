@@ -53,12 +53,13 @@ def backward(C, b, x):
 
 
 @numba.njit(**_JIT)
-def cholesky_backward(C, Cbar, Abar):
+def cholesky_backward(C, Cbar, Abar, M2, M1):
     """Reverse mode of A = C Cᵀ: the gradient Ā (symmetric, written into Abar) of a function of
     C from its gradient C̄ (lower). Murray (2016): P = Φ(Cᵀ C̄), S = C⁻ᵀ P C⁻¹, Ā = ½(S + Sᵀ),
-    with Φ the lower triangle and half the diagonal."""
+    with Φ the lower triangle and half the diagonal. M2 (≥ 3, q, q), M1 (≥ 2, q): work space."""
     q = C.shape[0]
-    P = np.zeros((q, q))
+    P, X, S = M2[0], M2[1], M2[2]
+    P[:, :] = 0.0
     for a in range(q):
         for b in range(a + 1):
             v = 0.0
@@ -66,15 +67,13 @@ def cholesky_backward(C, Cbar, Abar):
                 v += C[k, a] * Cbar[k, b]
             P[a, b] = 0.5 * v if a == b else v
     # S = C⁻ᵀ P C⁻¹: solve Cᵀ X = P (columns), then S = X C⁻¹ (rows: C ᵀ Sᵀ = Xᵀ)
-    X = np.empty((q, q))
-    col, out = np.empty(q), np.empty(q)
+    col, out = M1[0], M1[1]
     for b in range(q):
         for a in range(q):
             col[a] = P[a, b]
         backward(C, col, out)
         for a in range(q):
             X[a, b] = out[a]
-    S = np.empty((q, q))
     for a in range(q):
         for b in range(q):
             col[b] = X[a, b]

@@ -24,55 +24,30 @@ Reverse mode, per group, from ū = ∂/∂u (the likelihood's Σ_i z_i ∂ℓ/�
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
+from ..compiled import coords
 from ..compiled.buffer import part, scalar
-from ..compiled.layout import ROLE_CODES
+from ..compiled.fastmath import exp_clamped, log1p_unit
 from ..compiled.linalg import backward, cholesky, cholesky_backward, forward
-from ..compiled.lkj import block_backward, block_forward
-from ..compiled.priors import unconstrained_logp
-from ..model.parts import FIXED, SD
 
-_FIXED, _SD = ROLE_CODES[FIXED], ROLE_CODES[SD]
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 #: scalars of the buffer
-(S_NDIM, S_P, S_NCELLS, S_NFAC, S_FAMILY, S_CONST, S_NB, S_BW, S_QMAX) = range(9)
-#: arrays of the buffer (per factor f, five more from A_FACTOR + 5 f)
-(A_PRIOR, A_ROLE, A_BLOCK, A_W, A_OFFSET, A_Y, A_N, A_FTAB, A_FACTOR) = range(9)
+(S_NDIM, S_P, S_NCELLS, S_NFAC, S_FAMILY, S_CONST, S_NB, S_BW, S_QMAX, S_QSUM) = range(10)
+#: arrays of the buffer (per factor f, three more from A_FACTOR + 3 f: P, G, b0); ``A_Z``
+#: holds every factor's varying-effect rows side by side, ``A_INDEX`` every factor's level
+(A_PRIOR, A_ROLE, A_BLOCK, A_W, A_OFFSET, A_Y, A_N, A_FTAB, A_Z, A_INDEX, A_FACTOR) = range(11)
 BINOMIAL, POISSON = 0, 1
 ADAPTIVE, NONCENTERED = 1, 0
 
 
 @numba.njit(**_JIT)
-def _loglik(fam, y, n, eta, deta):
-    """Σ_i ℓ(y_i | η_i) without constants; ∂ℓ/∂η_i written into deta.
-
-    Binomial: with e = exp(−|η|), softplus(η) = max(η, 0) + log1p(e) and
-    logit⁻¹(η) = 1/(1 + e) (η ≥ 0) or e/(1 + e): one exp and one log1p per cell."""
-    total = 0.0
-    if fam == BINOMIAL:
-        for i in range(len(y)):
-            h = eta[i]
-            e = math.exp(-abs(h))
-            total += y[i] * h - n[i] * (max(h, 0.0) + math.log1p(e))
-            p = 1.0 / (1.0 + e) if h >= 0.0 else e / (1.0 + e)
-            deta[i] = y[i] - n[i] * p
-    else:
-        for i in range(len(y)):
-            mu = math.exp(eta[i])
-            total += y[i] * eta[i] - mu
-            deta[i] = y[i] - mu
-    return total
-
-
-@numba.njit(**_JIT)
-def _adaptive_forward(L, P, G, b0, c, z, C, m, w, v, u):
-    """One group: C, m, w, v and u of the module docstring; returns ½zᵀz − ½vᵀv − log|C|."""
+def _adaptive_forward(L, P, G, b0, c, z, C, m, w, v, u, M2, M1):
+    """One group: C, m, w, v and u of the module docstring; returns ½zᵀz − ½vᵀv − log|C|.
+    M2 (≥1, q, q) and M1 (≥3, q) are work space."""
     q = L.shape[0]
-    A = np.empty((q, q))
+    A = M2[0]
     for a in range(q):
         for b in range(q):
             s = 0.0
@@ -81,8 +56,7 @@ def _adaptive_forward(L, P, G, b0, c, z, C, m, w, v, u):
                     s += L[k, a] * P[k, h] * L[h, b]
             A[a, b] = s + (1.0 if a == b else 0.0)
     logdet = cholesky(A, C)
-    bb = np.empty(q)
-    r = np.empty(q)
+    bb, r, t = M1[0], M1[1], M1[2]
     for a in range(q):
         s = b0[a]
         for k in range(len(c)):
@@ -93,7 +67,6 @@ def _adaptive_forward(L, P, G, b0, c, z, C, m, w, v, u):
         for k in range(q):
             s += L[k, a] * bb[k]
         r[a] = s
-    t = np.empty(q)
     forward(C, r, t)
     backward(C, t, m)
     backward(C, z, w)
@@ -110,10 +83,11 @@ def _adaptive_forward(L, P, G, b0, c, z, C, m, w, v, u):
 
 
 @numba.njit(**_JIT)
-def _adaptive_backward(L, P, G, b0, c, z, C, m, w, v, ubar, zbar, cbar, Lbar):
-    """Reverse mode of one group (module docstring): z̄ written, c̄ and L̄ accumulated."""
+def _adaptive_backward(L, P, G, b0, c, z, C, m, w, v, ubar, zbar, cbar, Lbar, M2, M1):
+    """Reverse mode of one group (module docstring): z̄ written, c̄ and L̄ accumulated.
+    M2 (≥ 6, q, q) and M1 (≥ 6, q) are work space."""
     q = L.shape[0]
-    vbar = np.empty(q)
+    vbar, y, s_, bb = M1[0], M1[1], M1[2], M1[3]
     for a in range(q):
         s = -v[a]
         for k in range(q):
@@ -122,19 +96,16 @@ def _adaptive_backward(L, P, G, b0, c, z, C, m, w, v, ubar, zbar, cbar, Lbar):
     for a in range(q):
         for b in range(q):
             Lbar[a, b] += ubar[a] * v[b]
-    y = np.empty(q)
     forward(C, vbar, y)
     for a in range(q):
         zbar[a] = z[a] + y[a]
-    s_ = np.empty(q)
     backward(C, y, s_)
-    Cbar = np.zeros((q, q))
+    Cbar, Abar = M2[0], M2[1]
     for a in range(q):
-        for b in range(a + 1):
-            Cbar[a, b] = -w[a] * y[b]
+        for b in range(q):
+            Cbar[a, b] = -w[a] * y[b] if b <= a else 0.0
         Cbar[a, a] -= 1.0 / C[a, a]
-    Abar = np.empty((q, q))
-    cholesky_backward(C, Cbar, Abar)
+    cholesky_backward(C, Cbar, Abar, M2[2:], M1[4:])
     for a in range(q):
         for b in range(q):
             Abar[a, b] -= 0.5 * (s_[a] * m[b] + m[a] * s_[b])
@@ -149,7 +120,6 @@ def _adaptive_backward(L, P, G, b0, c, z, C, m, w, v, ubar, zbar, cbar, Lbar):
                 acc += PL * Abar[k, b]
             Lbar[a, b] += 2.0 * acc
     # r = Lᵀ b, r̄ = s:  L̄ += b sᵀ,  b̄ = L s,  c̄ −= Gᵀ b̄
-    bb = np.empty(q)
     for a in range(q):
         t = b0[a]
         for k in range(len(c)):
@@ -178,65 +148,42 @@ def logp_and_grad(buf, x, out):
     blocks = part(buf, A_BLOCK).reshape((nb, bw))
     W = part(buf, A_W).reshape((nc, p))
     offset, y, n = part(buf, A_OFFSET), part(buf, A_Y), part(buf, A_N)
-    ftab = part(buf, A_FTAB).reshape((nf, 4))
+    ftab = part(buf, A_FTAB).reshape((nf, 5))
 
-    v = np.empty(n_dim)
-    dv = np.empty(n_dim)
-    lp = scalar(buf, S_CONST)
-    for i in range(n_dim):
-        vi, dvi, lpi, gi = unconstrained_logp(int(prior[i, 0]), int(prior[i, 1]), prior[i, 2],
-                                              prior[i, 3], prior[i, 4], x[i])
-        v[i], dv[i] = vi, dvi
-        lp += lpi
-        out[i] = gi
-    c = np.zeros(p)
-    sd = np.zeros((nf, qmax))
-    LR = np.zeros((nf, qmax, qmax))
+    v, dv = np.empty(n_dim), np.empty(n_dim)
+    lp = scalar(buf, S_CONST) + coords.priors(prior, x, v, dv, out)
+    qs = np.empty(nf, np.int64)
     for f in range(nf):
-        for a in range(int(ftab[f, 1])):
-            LR[f, a, a] = 1.0
-    for i in range(n_dim):
-        r, f, k = int(role[i, 0]), int(role[i, 1]), int(role[i, 2])
-        if r == _FIXED:
-            c[k] += v[i]
-        elif r == _SD:
-            sd[f, k] = v[i]
-    for bk in range(nb):
-        block_forward(blocks[bk], v, LR[int(blocks[bk, 2])])
-    eta = offset.copy()
-    for i in range(nc):
-        s = 0.0
-        for k in range(p):
-            s += W[i, k] * c[k]
-        eta[i] += s
+        qs[f] = int(ftab[f, 1])
+    c, sd, LR, Ls, _ = coords.parameters(role, blocks, v, p, qs)
+    qsum = int(scalar(buf, S_QSUM))
+    Zall = part(buf, A_Z).reshape((nc, qsum))
+    Iall = part(buf, A_INDEX).view(np.int64).reshape((nc, nf))  # stored as int64 bits
     # group effects, factor by factor (their per-group work kept for the reverse pass)
     Js = np.zeros(nf, np.int64)
-    for f in range(nf):
-        Js[f] = int(ftab[f, 0])
     Jmax = 0
     for f in range(nf):
+        Js[f] = int(ftab[f, 0])
         Jmax = max(Jmax, Js[f])
     U = np.zeros((nf, Jmax, qmax))
     Cs = np.zeros((nf, Jmax, qmax, qmax))
     Ms = np.zeros((nf, Jmax, qmax))
     Ws = np.zeros((nf, Jmax, qmax))
     Vs = np.zeros((nf, Jmax, qmax))
+    M2 = np.empty((8, qmax, qmax))
+    M1 = np.empty((8, qmax))
     for f in range(nf):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
-        L = np.empty((q, q))
-        for a in range(q):
-            for b in range(q):
-                L[a, b] = sd[f, a] * LR[f, a, b]
-        Z = part(buf, A_FACTOR + 5 * f).reshape((nc, q))
-        idx = part(buf, A_FACTOR + 5 * f + 1)
+        L = Ls[f, :q, :q]
         z = x[rs:rs + J * q].reshape((J, q))
         if mode == ADAPTIVE:
-            P = part(buf, A_FACTOR + 5 * f + 2).reshape((J, q, q))
-            G = part(buf, A_FACTOR + 5 * f + 3).reshape((J, q, p))
-            b0 = part(buf, A_FACTOR + 5 * f + 4).reshape((J, q))
+            P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, q))
             for j in range(J):
                 lp += _adaptive_forward(L, P[j], G[j], b0[j], c, z[j], Cs[f, j, :q, :q],
-                                        Ms[f, j, :q], Ws[f, j, :q], Vs[f, j, :q], U[f, j, :q])
+                                        Ms[f, j, :q], Ws[f, j, :q], Vs[f, j, :q], U[f, j, :q],
+                                        M2[:, :q, :q], M1[:, :q])
         else:
             for j in range(J):
                 for a in range(q):
@@ -244,43 +191,63 @@ def logp_and_grad(buf, x, out):
                     for b in range(q):
                         s += L[a, b] * z[j, b]
                     U[f, j, a] = s
-        for i in range(nc):
-            j = int(idx[i])
-            s = 0.0
-            for a in range(q):
-                s += Z[i, a] * U[f, j, a]
-            eta[i] += s
-    deta = np.empty(nc)
-    lp += _loglik(fam, y, n, eta, deta)
+    # one pass over the cells: η, the log-likelihood and its pull-back to c and the u's
     cbar = np.zeros(p)
+    Ubar = np.zeros((nf, Jmax, qmax))
+    zoff = np.zeros(nf, np.int64)
+    qf = np.zeros(nf, np.int64)
+    for f in range(nf):
+        zoff[f], qf[f] = int(ftab[f, 4]), int(ftab[f, 1])
+    eta = np.empty(nc)
+    for i in range(nc):
+        h = offset[i]
+        for k in range(p):
+            h += W[i, k] * c[k]
+        for f in range(nf):
+            j, o = Iall[i, f], zoff[f]
+            for a in range(qf[f]):
+                h += Zall[i, o + a] * U[f, j, a]
+        eta[i] = h
+    ex = np.empty(nc)
+    bits = np.empty(nc, np.int64)
+    d = np.empty(nc)
+    if fam == BINOMIAL:  # e = exp(−|η|): softplus(η) = max(η, 0) + log1p(e)
+        for i in range(nc):
+            d[i] = -abs(eta[i])
+        exp_clamped(d, ex, bits)
+        sp = np.empty(nc)
+        log1p_unit(ex, sp)
+        for i in range(nc):
+            h, e = eta[i], ex[i]
+            lp += y[i] * h - n[i] * (max(h, 0.0) + sp[i])
+            d[i] = y[i] - n[i] * (1.0 / (1.0 + e) if h >= 0.0 else e / (1.0 + e))
+    else:
+        exp_clamped(eta, ex, bits)
+        for i in range(nc):
+            lp += y[i] * eta[i] - ex[i]
+            d[i] = y[i] - ex[i]
     for i in range(nc):
         for k in range(p):
-            cbar[k] += W[i, k] * deta[i]
+            cbar[k] += W[i, k] * d[i]
+        for f in range(nf):
+            j, o = Iall[i, f], zoff[f]
+            for a in range(qf[f]):
+                Ubar[f, j, a] += Zall[i, o + a] * d[i]
     Lbars = np.zeros((nf, qmax, qmax))
     for f in range(nf):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
-        Z = part(buf, A_FACTOR + 5 * f).reshape((nc, q))
-        idx = part(buf, A_FACTOR + 5 * f + 1)
-        ubar = np.zeros((J, q))
-        for i in range(nc):
-            j = int(idx[i])
-            for a in range(q):
-                ubar[j, a] += Z[i, a] * deta[i]
-        L = np.empty((q, q))
-        for a in range(q):
-            for b in range(q):
-                L[a, b] = sd[f, a] * LR[f, a, b]
+        L = Ls[f, :q, :q]
         z = x[rs:rs + J * q].reshape((J, q))
         Lbar = np.zeros((q, q))
         zbar = np.empty(q)
         if mode == ADAPTIVE:
-            P = part(buf, A_FACTOR + 5 * f + 2).reshape((J, q, q))
-            G = part(buf, A_FACTOR + 5 * f + 3).reshape((J, q, p))
-            b0 = part(buf, A_FACTOR + 5 * f + 4).reshape((J, q))
+            P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, q))
             for j in range(J):
                 _adaptive_backward(L, P[j], G[j], b0[j], c, z[j], Cs[f, j, :q, :q],
-                                   Ms[f, j, :q], Ws[f, j, :q], Vs[f, j, :q], ubar[j], zbar,
-                                   cbar, Lbar)
+                                   Ms[f, j, :q], Ws[f, j, :q], Vs[f, j, :q], Ubar[f, j, :q],
+                                   zbar, cbar, Lbar, M2[:, :q, :q], M1[:, :q])
                 for a in range(q):  # the prior loop added −z: the correction adds z back
                     out[rs + j * q + a] += zbar[a]
         else:
@@ -288,27 +255,12 @@ def logp_and_grad(buf, x, out):
                 for a in range(q):
                     s = 0.0
                     for k in range(q):
-                        s += L[k, a] * ubar[j, k]
+                        s += L[k, a] * Ubar[f, j, k]
                     out[rs + j * q + a] += s
                     for b in range(q):
-                        Lbar[a, b] += ubar[j, a] * z[j, b]
+                        Lbar[a, b] += Ubar[f, j, a] * z[j, b]
         for a in range(q):
             for b in range(q):
                 Lbars[f, a, b] = Lbar[a, b]
-    for i in range(n_dim):
-        r, f, k = int(role[i, 0]), int(role[i, 1]), int(role[i, 2])
-        if r == _FIXED:
-            out[i] += cbar[k] * dv[i]
-        elif r == _SD:
-            g = 0.0
-            for b in range(qmax):
-                g += Lbars[f, k, b] * LR[f, k, b]
-            out[i] += g * dv[i]
-    for bk in range(nb):
-        f = int(blocks[bk, 2])
-        gLR = np.empty((qmax, qmax))
-        for a in range(qmax):
-            for b in range(qmax):
-                gLR[a, b] = sd[f, a] * Lbars[f, a, b]
-        block_backward(blocks[bk], v, dv, LR[f], gLR, out)
+    coords.pull_back(role, blocks, v, dv, sd, LR, cbar, Lbars, 0.0, out)
     return lp

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .suffstats import group_sums
+from .suffstats import centred_outcome, group_sums
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,15 +74,8 @@ def elimination_order(design) -> tuple[int, ...]:
 
 def crossed_stats(design) -> CrossedStats:
     """The sufficient statistics of a gaussian design with two or more grouping factors."""
-    cen = design.centring
-    W = design.X @ cen.B
+    W, y, offset = centred_outcome(design)
     p = W.shape[1]
-    offset = np.zeros(p)
-    shift = 0.0
-    if cen.intercept is not None:
-        shift = float(np.mean(design.y))
-        offset[0] = shift
-    y = np.asarray(design.y, float) - shift
     n = len(y)
     order = elimination_order(design)
     f1 = design.factors[order[0]]
@@ -105,4 +98,4 @@ def crossed_stats(design) -> CrossedStats:
         Z1ty=np.asarray(Z1.T @ y).reshape(J1, q1),
         Z1tZ2=np.asarray((Z1.T @ Z2).todense()).reshape(J1, q1, start),
         Z2tZ2=np.asarray((Z2.T @ Z2).todense()), Z2tW=np.asarray(Z2.T @ W),
-        Z2ty=np.asarray(Z2.T @ y), rest=tuple(rest), offset=offset, B=cen.B)
+        Z2ty=np.asarray(Z2.T @ y), rest=tuple(rest), offset=offset, B=design.centring.B)

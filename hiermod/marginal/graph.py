@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
-from ..model.entries import backward_entries, chol_entries, forward_entries
+from ..model.entries import chol_entries, forward_entries
 from .suffstats import GroupStats
 
 #: largest number of varying terms whose q × q algebra is unrolled entry by entry

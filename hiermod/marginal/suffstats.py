@@ -61,6 +61,19 @@ def group_sums(index: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndar
     return np.bincount(index, weights=weights, minlength=n_groups)
 
 
+def centred_outcome(design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W = X B, y − ȳ, offset): the fixed-effect rows in sampled coordinates and the outcome
+    shifted by its mean when the model has an intercept (θ = c − offset; module Notes)."""
+    cen = design.centring
+    W = design.X @ cen.B
+    offset = np.zeros(W.shape[1])
+    shift = 0.0
+    if cen.intercept is not None:
+        shift = float(np.mean(design.y))
+        offset[0] = shift
+    return W, np.asarray(design.y, dtype=float) - shift, offset
+
+
 def group_stats(design, factor=None) -> GroupStats:
     """Compute the sufficient statistics of ``design`` for one grouping factor.
 
@@ -81,15 +94,8 @@ def group_stats(design, factor=None) -> GroupStats:
         fd = design.factor(factor)
     else:
         fd = factor
-    cen = design.centring
-    W = design.X @ cen.B
+    W, y, offset = centred_outcome(design)
     p = W.shape[1]
-    offset = np.zeros(p)
-    shift = 0.0
-    if cen.intercept is not None:
-        shift = float(np.mean(design.y))
-        offset[0] = shift
-    y = np.asarray(design.y, dtype=float) - shift
     Z = np.asarray(fd.Z, dtype=float)
     q, J, idx = fd.q, fd.n_levels, fd.index
     ZtZ = np.empty((J, q, q))
@@ -102,4 +108,4 @@ def group_stats(design, factor=None) -> GroupStats:
             ZtW[:, a, k] = group_sums(idx, Z[:, a] * W[:, k], J)
     Zty = np.stack([group_sums(idx, Z[:, a] * y, J) for a in range(q)], axis=1).reshape(J, q)
     return GroupStats(factor=fd.name, n=len(y), yty=float(y @ y), WtW=W.T @ W, Wty=W.T @ y,
-                      ZtZ=ZtZ, ZtW=ZtW, Zty=Zty, offset=offset, B=cen.B)
+                      ZtZ=ZtZ, ZtW=ZtW, Zty=Zty, offset=offset, B=design.centring.B)
