@@ -191,11 +191,33 @@ def null_model(model, data: pd.DataFrame | None = None, family: str | None = Non
     return fit(spec, data, **kwargs)
 
 
+def upgrade_dims(idata: xr.DataTree, design: Design) -> xr.DataTree:
+    """Rename the dims of a fit saved before the sds and correlations had their own
+    (``<g>_term`` -> ``<g>_cov_term``; see :mod:`hiermod.names`)."""
+    post = idata["posterior"].to_dataset()
+    changed = False
+    for fd in design.factors:
+        old = {names.term_dim(fd.name): names.cov_dim(fd.name),
+               f"{names.term_dim(fd.name)}_": names.cov_dim_bis(fd.name)}
+        for var in (names.group_sd(fd.name), names.group_corr(fd.name)):
+            if var in post and names.term_dim(fd.name) in post[var].dims:
+                da = post[var]
+                post = post.drop_vars(var)
+                post[var] = da.rename({k: v for k, v in old.items() if k in da.dims})
+                changed = True
+    if changed:
+        post = post.drop_vars([v for v in post.coords if v.endswith("_term_")
+                               and v not in post.dims], errors="ignore")
+        idata["posterior"] = xr.DataTree(post)
+    return idata
+
+
 def load_fit(path) -> Fit:
     """Read a Fit written by ``Fit.save``."""
     idata, frame, attrs = io.read_fit(path)
     spec = parse_formula(attrs["formula"], family=attrs["family"])
     design = make_design(spec, frame)
+    idata = upgrade_dims(idata, design)
     seed = idata["posterior"].attrs.get("random_seed")
     return Fit(idata=idata, spec=spec, design=design, data=frame,
                user_priors=io.priors_from_json(attrs["priors"]),

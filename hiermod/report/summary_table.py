@@ -27,7 +27,7 @@ def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
     for fd in design.factors:
         sd = posterior[names.group_sd(fd.name)]
         for term in fd.terms:
-            out[names.sd_label(fd.name, term)] = sd.sel({names.term_dim(fd.name): term}).values
+            out[names.sd_label(fd.name, term)] = sd.sel({names.cov_dim(fd.name): term}).values
         corr_name = names.group_corr(fd.name)
         if corr_name in posterior:
             corr = posterior[corr_name]
@@ -36,7 +36,7 @@ def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
                     for b in block[i + 1:]:
                         ta, tb = fd.terms[a], fd.terms[b]
                         out[names.corr_label(fd.name, ta, tb)] = corr.sel(
-                            {names.term_dim(fd.name): ta, names.term_dim_bis(fd.name): tb}).values
+                            {names.cov_dim(fd.name): ta, names.cov_dim_bis(fd.name): tb}).values
     if names.SIGMA in posterior:
         out[names.SIGMA] = posterior[names.SIGMA].values
     return out
