@@ -22,14 +22,16 @@ from .result import Fit, pymc_implementation
 from .sample import SamplerSettings, sample
 
 
-def as_spec(model: str | Spec, family: str | None = None) -> Spec:
-    """A formula string or a Spec (family given here overrides the spec's)."""
+def as_spec(model: str | Spec, family: str | None = None, event: str | None = None) -> Spec:
+    """A formula string or a Spec (family and event given here override the spec's)."""
     if isinstance(model, Spec):
-        return model if family is None or family == model.family else model.with_family(family)
-    if isinstance(model, str):
-        return parse_formula(model, family=family or "gaussian")
-    raise SpecError(f"model must be an lme4 formula string or a hiermod Spec, "
-                    f"got {type(model).__name__}")
+        spec = model if family is None or family == model.family else model.with_family(family)
+    elif isinstance(model, str):
+        spec = parse_formula(model, family=family or "gaussian")
+    else:
+        raise SpecError(f"model must be an lme4 formula string or a hiermod Spec, "
+                        f"got {type(model).__name__}")
+    return spec if event is None else spec.with_event(event)
 
 
 def marginal_implementation(settings: SamplerSettings) -> str:
@@ -54,7 +56,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
         max_treedepth: int = 10, parameterization: str = "noncentered", dropna: bool = False,
         progressbar: bool | None = None, cores: int | None = None,
-        marginalize: bool | None = None) -> Fit:
+        marginalize: bool | None = None, event: str | None = None) -> Fit:
     """Fit a Bayesian multilevel model by NUTS.
 
     Parameters
@@ -91,6 +93,10 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         says how it was evaluated (:func:`marginal_implementation`).
     cores : int, optional
         Chains run in parallel on this many cores (default: all).
+    event : str, optional
+        For a yes/no outcome column (bernoulli): the value counted as 1, e.g. ``event="Y"``
+        (bambi's ``use['Y'] ~ ...``); compared as text, so ``event="1"`` works on a numeric
+        column too.
 
     Returns
     -------
@@ -103,7 +109,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     >>> fit.summary()                                                    # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    spec = as_spec(model, family)
+    spec = as_spec(model, family, event)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, sampler=sampler,
                                target_accept=target_accept, max_treedepth=max_treedepth,
                                random_seed=random_seed, cores=cores,
@@ -215,7 +221,7 @@ def upgrade_dims(idata: xr.DataTree, design: Design) -> xr.DataTree:
 def load_fit(path) -> Fit:
     """Read a Fit written by ``Fit.save``."""
     idata, frame, attrs = io.read_fit(path)
-    spec = parse_formula(attrs["formula"], family=attrs["family"])
+    spec = parse_formula(attrs["formula"], family=attrs["family"]).with_event(attrs.get("event"))
     design = make_design(spec, frame)
     idata = upgrade_dims(idata, design)
     seed = idata["posterior"].attrs.get("random_seed")

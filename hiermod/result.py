@@ -23,21 +23,28 @@ from .priors import Prior, resolve_priors
 from .report import (
     add_log_likelihood,
     add_posterior_predictive,
+    coef,
     compare,
     contrast,
     design_effect,
+    fixef,
     group_effects,
     icc,
     icc_draws,
     loo,
+    marginal_means,
+    odds_ratios,
     pooling,
     ppc_groups,
     ppc_overall,
     predict,
     r2_levels,
     r2_nakagawa,
+    ranef,
+    slopes,
     summary,
     trajectories,
+    varcorr,
     variance_components,
     variance_explained,
 )
@@ -79,9 +86,28 @@ class Fit:
                                         implementation=pymc_implementation(self.settings.sampler))
         return build_model(self.design, self.user_priors, self.parameterization)
 
-    def summary(self, prob: float = 0.95) -> pd.DataFrame:
-        """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter."""
-        return summary(self.idata, self.design, prob)
+    def summary(self, prob: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
+        """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter; with
+        ``exponentiate`` the fixed effects as exp(β): odds or rate ratios."""
+        return summary(self.idata, self.design, prob, exponentiate)
+
+    # --- lme4's accessors --------------------------------------------------------------------
+
+    def fixef(self, statistic: str = "mean") -> pd.Series:
+        """Fixed effects (:func:`hiermod.report.fixef`, lme4's ``fixef``)."""
+        return fixef(self.idata, self.design, statistic)
+
+    def ranef(self, statistic: str = "mean") -> dict[str, pd.DataFrame]:
+        """Group effects per factor (:func:`hiermod.report.ranef`, lme4's ``ranef``)."""
+        return ranef(self.idata, self.design, statistic)
+
+    def coef(self, statistic: str = "mean") -> dict[str, pd.DataFrame]:
+        """Fixed + group effects per factor (:func:`hiermod.report.coef`, lme4's ``coef``)."""
+        return coef(self.idata, self.design, statistic)
+
+    def VarCorr(self, statistic: str = "mean") -> pd.DataFrame:  # noqa: N802 - lme4's name
+        """Variance components (:func:`hiermod.report.varcorr`, lme4's ``VarCorr``)."""
+        return varcorr(self.idata, self.design, statistic)
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
@@ -99,7 +125,8 @@ class Fit:
             "priors": io.priors_to_json(self.user_priors),
             "parameterization": self.parameterization, "model_path": self.model_path,
             "settings": asdict(self.settings), "timing": self.timing,
-            "dropped_rows": [str(r) for r in self.design.dropped_rows]})
+            "dropped_rows": [str(r) for r in self.design.dropped_rows],
+            **({"event": self.spec.response.event} if self.spec.response.event else {})})
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{f.name}: {f.n_levels}" for f in self.design.factors)
@@ -148,6 +175,26 @@ class Fit:
         """Posterior of weighted sums of fixed effects (:func:`hiermod.report.contrast`)."""
         return contrast(self.idata, self.design, weights, prob=prob)
 
+    # --- marginal means, comparisons, slopes, odds ratios -----------------------------------
+
+    def marginal_means(self, by=None, at: dict | None = None, grid: str = "reference",
+                       groups: str = "zero", weights: str = "equal", scale: str = "response",
+                       prob: float = 0.95):
+        """emmeans-style marginal means (:func:`hiermod.report.marginal_means`); their
+        ``.compare()`` gives the contrasts."""
+        return marginal_means(self.idata, self.design, self.data, by, at=at, grid=grid,
+                              groups=groups, weights=weights, scale=scale, prob=prob)
+
+    def slopes(self, variable: str, by=None, at: dict | None = None, grid: str = "data",
+               groups: str = "zero", scale: str = "response", prob: float = 0.95):
+        """dE[y]/dx, the average marginal effect (:func:`hiermod.report.slopes`)."""
+        return slopes(self.idata, self.design, self.data, variable, by=by, at=at, grid=grid,
+                      groups=groups, scale=scale, prob=prob)
+
+    def odds_ratios(self, prob: float = 0.95, intercept: bool = False) -> pd.DataFrame:
+        """exp(β): odds ratios (logit) or rate ratios (log) (:func:`hiermod.report.odds_ratios`)."""
+        return odds_ratios(self.idata, self.design, prob, intercept)
+
     # --- group effects and pooling -----------------------------------------------------------
 
     def group_effects(self, factor: str | None = None, term: str | None = None,
@@ -164,10 +211,12 @@ class Fit:
     # --- predictions ---------------------------------------------------------------------------
 
     def predict(self, newdata, new_groups: str = "sample", kind: str = "both",
-                prob: float = 0.95, random_seed: int | None = None):
-        """Predictions for new data (:func:`hiermod.report.predict`)."""
+                prob: float = 0.95, random_seed: int | None = None, groups: str = "fitted",
+                new_group_means: str = "training"):
+        """Predictions for new data, for groups or the population (:func:`hiermod.report.predict`)."""
         return predict(self.idata, self.design, newdata, new_groups=new_groups, kind=kind,
-                       prob=prob, random_seed=random_seed)
+                       prob=prob, random_seed=random_seed, groups=groups,
+                       new_group_means=new_group_means)
 
     def trajectories(self, x: str, factor: str | None = None, n_points: int = 20,
                      prob: float = 0.95):

@@ -27,6 +27,8 @@ DATASET_OF = {"data/radon.csv": "radon", "data/sleepstudy.csv": "sleepstudy",
 
 #: small, seeded sampler settings of the shared report fits (2 chains × 200 draws)
 SETTINGS = {"draws": 200, "tune": 300, "chains": 2, "progressbar": False}
+#: the bernoulli model of the shared contraception fit (lme4's glmer of mlmRev's example)
+CONTRACEPTION = "use ~ age + I(age**2) + urban + livch + (1 | district)"
 
 
 # --- reference fits (lme4 1.1-31) ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, format_rows
+from ..errors import DataError, did_you_mean, format_rows
 
 
 class DataWarning(UserWarning):
@@ -28,7 +28,7 @@ def warn(message: str) -> None:
 def check_columns(data: pd.DataFrame, roles: dict[str, str]) -> None:
     missing = [c for c in roles if c not in data.columns]
     if missing:
-        cols = ", ".join(f"'{c}' ({roles[c]})" for c in missing)
+        cols = ", ".join(f"'{c}' ({roles[c]}){did_you_mean(c, data.columns)}" for c in missing)
         raise DataError(f"unknown column{'s' if len(missing) > 1 else ''} {cols}; the data have "
                         f"columns: {', '.join(map(str, data.columns))}")
 
@@ -49,14 +49,56 @@ def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[p
     return data.loc[~bad], dropped
 
 
-def numeric_column(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
+def numeric_column(data: pd.DataFrame, col: str, role: str, hint: str = "") -> np.ndarray:
     values = pd.to_numeric(data[col], errors="coerce")
     bad = values.isna() & data[col].notna()
     if bad.any():
         examples = ", ".join(repr(v) for v in data[col][bad].unique()[:3])
         raise DataError(f"the {role} '{col}' must be numeric; non-numeric values ({examples}) in "
-                        f"{format_rows(list(data.index[bad]))}")
+                        f"{format_rows(list(data.index[bad]))}{hint}")
     return values.to_numpy(dtype=float)
+
+
+def value_labels(x: pd.Series) -> pd.Series:
+    """The text of each value, whole numbers without a decimal point (1.0 -> '1')."""
+    if pd.api.types.is_bool_dtype(x):
+        return x.map(lambda v: str(bool(v)))
+    if pd.api.types.is_numeric_dtype(x):
+        return x.map(lambda v: str(int(v)) if float(v).is_integer() else repr(float(v)))
+    return x.astype(str)
+
+
+def event_indicator(data: pd.DataFrame, col: str, event: str) -> np.ndarray:
+    """1.0 where the outcome column equals the event level (compared as text), else 0.0.
+
+    Raises
+    ------
+    DataError
+        The column has no such value (the message lists its values, with a suggestion), or it
+        has more than two values.
+    """
+    labels = value_labels(data[col])
+    values = sorted(labels.unique())
+    if event not in values:
+        raise DataError(f"the outcome '{col}' has no value {event!r} to count as the event; its "
+                        f"values: {', '.join(repr(v) for v in values[:10])}"
+                        f"{did_you_mean(event, values)}")
+    if len(values) > 2:
+        raise DataError(f"the outcome '{col}' of a yes/no model must have two values; it has "
+                        f"{len(values)} ({', '.join(repr(v) for v in values[:10])}): recode it "
+                        f"into {event!r} and one other value")
+    return (labels == event).to_numpy(dtype=float)
+
+
+def yes_no_hint(data: pd.DataFrame, col: str) -> str:
+    """For a non-numeric bernoulli outcome: how to name its event level."""
+    if pd.api.types.is_numeric_dtype(data[col]):
+        return ""
+    values = sorted(value_labels(data[col].dropna()).unique())
+    if len(values) != 2:
+        return ""
+    return (f". A yes/no outcome needs the value counted as 1: event={values[1]!r} "
+            f"(hm.fit(..., event=...), or event = \"{values[1]}\" in a model file's [model])")
 
 
 def check_factor(rows, name: str, index: np.ndarray, levels: tuple, q: int) -> None:

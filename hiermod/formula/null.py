@@ -38,4 +38,4 @@ def null_spec(spec: Spec | str) -> Spec:
     if not spec.factors:
         raise SpecError(f"the model '{spec.formula}' has no grouping factor: no null multilevel "
                         "model to fit")
-    return parse_formula(null_formula(spec), family=spec.family)
+    return parse_formula(null_formula(spec), family=spec.family).with_event(spec.response.event)

@@ -72,12 +72,22 @@ def _rhat(arr: np.ndarray) -> float:
     return float(az.rhat(xr.Dataset({"x": xr.DataArray(arr, dims=SAMPLE_DIMS)}))["x"])
 
 
-def summary(dt, design, prob: float = 0.95) -> pd.DataFrame:
+def summary(dt, design, prob: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
     """Posterior summary of the fixed effects, group-level sds and correlations, and sigma.
 
     Columns: mean, sd, lower, upper (equal-tailed ``prob`` interval), ess_bulk, ess_tail, r_hat.
     Rows: "Intercept", "floor", ..., "sd(Intercept | county)", "corr(Intercept, floor | county)",
     "sigma".
+
+    With ``exponentiate=True`` the fixed-effect rows summarise exp(β) draw by draw: odds
+    ratios of a logit model, rate ratios of a Poisson model (exp(Intercept) is the baseline
+    odds or rate); their interval is exp of β's (exp is monotone), their mean is not exp of
+    β's mean. The other rows are unchanged; ``attrs["exponentiated"]`` says so.
     """
     posterior = dt["posterior"].to_dataset()
-    return summarize_draws(parameter_draws(posterior, design), prob)
+    draws = parameter_draws(posterior, design)
+    if exponentiate:
+        draws.update({t: np.exp(draws[t]) for t in design.fixed_terms})
+    table = summarize_draws(draws, prob)
+    table.attrs["exponentiated"] = bool(exponentiate)
+    return table
