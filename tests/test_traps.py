@@ -115,3 +115,103 @@ def test_cwc_of_a_new_group_centres_on_the_training_groups_mean(country_fit):
     np.testing.assert_allclose(X4[:, k], known["educ"] - c4)  # a fitted group: its fitted mean
     with pytest.raises(ValueError, match="new_group_means"):
         hm.report.encode_newdata(fit.design, new, new_group_means="own")
+
+
+# --- yes/no outcomes ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def contra():
+    return hm.datasets.load("contraception")
+
+
+def test_a_yes_no_outcome_is_recoded_by_its_event_level(contra):
+    spec = hm.parse_formula("use ~ urban + (1 | district)", family="bernoulli").with_event("Y")
+    design = hm.make_design(spec, contra)
+    np.testing.assert_array_equal(design.y, (contra["use"] == "Y").to_numpy(dtype=float))
+    assert hm.formula.null_spec(spec).response.event == "Y"  # the null model keeps it
+
+
+def test_yes_no_outcome_errors_say_what_to_do(contra):
+    plain = hm.parse_formula("use ~ urban + (1 | district)", family="bernoulli")
+    with pytest.raises(hm.DataError, match=r"event='Y'"):
+        hm.make_design(plain, contra)
+    with pytest.raises(hm.DataError, match=r"no value 'yes'.*'N', 'Y'"):
+        hm.make_design(plain.with_event("yes"), contra)
+    with pytest.raises(hm.DataError, match=r"did you mean 'Y'"):
+        hm.make_design(plain.with_event("y"), contra)
+    with pytest.raises(hm.SpecError, match="only the bernoulli family"):
+        hm.parse_formula("use ~ urban + (1 | district)").with_event("Y")
+    with pytest.raises(hm.DataError, match="two values"):
+        hm.make_design(hm.parse_formula("livch ~ urban + (1 | district)", family="bernoulli")
+                       .with_event("0"), contra)
+
+
+def test_event_in_a_model_file_and_in_a_saved_fit(tmp_path, contraception):
+    path = tmp_path / "m.toml"
+    path.write_text('[data]\ndataset = "contraception"\n\n[model]\nfamily = "bernoulli"\n'
+                    'event = "Y"\nformula = "use ~ urban + (1 | district)"\n')
+    mf = hm.load_model(path)
+    assert mf.spec.response.event == "Y" and mf.design().y.sum() == (mf.data["use"] == "Y").sum()
+    path.write_text(path.read_text().replace('event = "Y"', 'event = "yes"'))
+    with pytest.raises(hm.DataError, match=r"m\.toml:6: model\.event: the outcome 'use' has no"):
+        hm.load_model(path)
+    contraception.save(tmp_path / "fit.nc")
+    loaded = hm.load_fit(tmp_path / "fit.nc")
+    assert loaded.spec.response.event == "Y"
+    np.testing.assert_array_equal(loaded.design.y, contraception.design.y)
+
+
+# --- model-file errors --------------------------------------------------------------------------
+
+
+def test_a_misspelt_column_points_at_the_formula_line_with_a_suggestion(tmp_path):
+    """The error named line 1 (the [data] table) for a misspelt column in the formula."""
+    path = tmp_path / "m.toml"
+    path.write_text('name = "x"\n\n[data]\ndataset = "radon"\n\n[model]\nfamily = "gaussian"\n'
+                    'formula = "log_radon ~ flor + (1 | county)"\n')
+    with pytest.raises(hm.DataError, match=r"m\.toml:8: model\.formula: unknown column 'flor' "
+                                           r"\(fixed-effect predictor\) \(did you mean 'floor'\?\)"):
+        hm.load_model(path)
+
+
+def test_a_misspelt_level2_predictor_points_at_its_equation(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[data]\ndataset = "radon"\n\n[model]\nlevel1 = "log_radon ~ floor"\n'
+                    'group = "county"\n\n[model.level2]\nIntercept = "1 + log_uranum + (1 | county)"\n'
+                    'floor = "1"\n')
+    with pytest.raises(hm.DataError, match=r"m\.toml:9: model\.level2\.Intercept: unknown column "
+                                           r"'log_uranum'.*did you mean 'log_uranium'"):
+        hm.load_model(path)
+
+
+def test_a_misspelt_transform_argument_gets_a_suggestion(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[data]\ndataset = "radon"\n\n[transform]\nu_c = { fn = "cgm", args = '
+                    '["log_uranim"] }\n\n[model]\nformula = "log_radon ~ u_c + (1 | county)"\n')
+    with pytest.raises(hm.DataError, match=r"m\.toml:5: .*did you mean 'log_uranium'"):
+        hm.load_model(path)
+
+
+def test_a_misspelt_column_in_a_formula_gets_a_suggestion():
+    with pytest.raises(hm.DataError, match=r"'flor' \(fixed-effect predictor\) \(did you mean "
+                                           r"'floor'\?\)"):
+        hm.make_design(hm.parse_formula("log_radon ~ flor + (1 | county)"),
+                       hm.datasets.load("radon"))
+
+
+# --- priors ----------------------------------------------------------------------------------------
+
+
+def test_one_sd_of_a_block_can_have_its_own_prior_family():
+    """'sd(Intercept | county)' alone with an Exponential, the slope's sd keeping its
+    HalfNormal: listed as a valid key, it failed ("need sd priors of one family")."""
+    radon = hm.datasets.load("radon")
+    priors = {"sd(Intercept | county)": hm.Prior("Exponential", lam=3.0)}
+    fit = hm.fit("log_radon ~ floor + (1 + floor | county)", radon, priors=priors, draws=100,
+                 tune=150, chains=2, random_seed=4, progressbar=False)
+    assert fit.priors["sd(Intercept | county)"] == hm.Prior("Exponential", lam=3.0)
+    assert fit.priors["sd(floor | county)"].dist == "HalfNormal"
+    assert np.isfinite(fit.summary().loc["sd(Intercept | county)", "mean"])
+    explicit = hm.build_model(fit.design, priors)
+    assert np.isfinite(explicit.compile_logp()(explicit.initial_point()))
