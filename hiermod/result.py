@@ -231,17 +231,17 @@ class Fit:
         return add_log_likelihood(add_posterior_predictive(
             self.idata, self.design, random_seed, overwrite), self.design, overwrite)
 
-    def ppc(self, stats=("mean", "sd", "min", "max"), prob: float = 0.95,
-            random_seed: int | None = None):
+    def ppc(self, stats=None, prob: float = 0.95, random_seed: int | None = None):
         """Overall posterior predictive checks (:func:`hiermod.report.ppc_overall`)."""
         return ppc_overall(self.idata, self.design, stats=stats, prob=prob,
                            random_seed=random_seed)
 
-    def ppc_groups(self, factor: str | None = None, stats=("mean", "sd"), prob: float = 0.95,
-                   random_seed: int | None = None):
-        """Per-group checks of group means and sds (:func:`hiermod.report.ppc_groups`)."""
+    def ppc_groups(self, factor: str | None = None, stats=None, prob: float = 0.95,
+                   random_seed: int | None = None, groups: str = "new"):
+        """Per-group checks of group means and sds, new groups replicated by default
+        (:func:`hiermod.report.ppc_groups`)."""
         return ppc_groups(self.idata, self.design, factor=factor, stats=stats, prob=prob,
-                          random_seed=random_seed)
+                          random_seed=random_seed, groups=groups)
 
     def loo(self, pointwise: bool = True):
         """PSIS-LOO with Pareto k (:func:`hiermod.report.loo`)."""

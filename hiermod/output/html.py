@@ -162,20 +162,22 @@ def figures(fit, comparison: pd.DataFrame | None = None, prob: float = 0.95) -> 
     fixed = summ.loc[[t for t in design.fixed_terms]]
     if len(fixed):
         out.append(FigureFile("fixed_effects.png", "Fixed effects: posterior means and intervals",
-                              figure_png(plot_intervals(fixed, "fixed effects", reference=0.0))))
+                              figure_png(plot_intervals(fixed, "fixed effects", reference=0.0,
+                                                        prob=prob))))
     vc_rows = [names.sd_label(fd.name, t) for fd in design.factors for t in fd.terms]
     vc_rows += [names.SIGMA] if names.SIGMA in summ.index else []
     if vc_rows:
         out.append(FigureFile("variance_components.png",
                               "Standard deviations of the varying effects and of the residual",
-                              figure_png(plot_intervals(summ.loc[vc_rows], "standard deviations"))))
+                              figure_png(plot_intervals(summ.loc[vc_rows], "standard deviations",
+                                                        prob=prob))))
     draws = parameter_draws(fit.idata["posterior"].to_dataset(), design)
     out.append(FigureFile("trace.png", "Traces and per-chain posteriors of the main parameters",
                           figure_png(plot_trace(draws))))
     if comparison is not None:
         out.append(FigureFile("reml_comparison.png",
                               "Posterior (blue) against the REML / ML estimate (orange)",
-                              figure_png(plot_compare(comparison))))
+                              figure_png(plot_compare(comparison, prob=prob))))
     out.extend(_caterpillar(fit, prob))
     return out
 
@@ -188,7 +190,8 @@ def _caterpillar(fit, prob: float) -> list[FigureFile]:
         table = group_effects(fit.idata, fit.design, factor=fd.name, prob=prob)
         out.append(FigureFile(f"caterpillar_{names.group_effects(fd.name)}.png",
                               f"Group effects of '{fd.name}' with {100 * prob:g}% intervals",
-                              figure_png(plot_caterpillar(table))))
+                              figure_png(plot_caterpillar(table, factor=fd.name, prob=prob,
+                                                          coefficient=False))))
     return out
 
 
