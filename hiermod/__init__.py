@@ -23,6 +23,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "modelfile": ["ModelFile", "load_model"],
         "output.equations": ["Equations", "equations"],
         "priors": ["Prior", "default_priors"],
+        "prior_predictive": ["sample_prior_predictive"],
         "report": ["compare", "compare_fits"],
         "result": ["Fit"],
         "sample": ["SamplerSettings"],

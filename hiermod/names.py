@@ -192,6 +192,8 @@ def corr_key(a: str, b: str) -> str:
 POSTERIOR_PREDICTIVE = "posterior_predictive"  # group: draws of y (chain, draw, obs)
 LOG_LIKELIHOOD = "log_likelihood"  # group: pointwise log-likelihood (chain, draw, obs)
 PREDICTIONS = "predictions"  # group: draws for new data (chain, draw, obs)
+PRIOR = "prior"  # group: draws of the parameters from the prior
+PRIOR_PREDICTIVE = "prior_predictive"  # group: draws of y from the prior (chain, draw, obs)
 EXPECTED = "expected"  # E[y | η] = g⁻¹(η) (probability for binomial) in "predictions"
 RESIDUAL = "residual"  # the level-1 row of variance / ICC tables
 RESIDUAL_VAR = "sigma^2"  # variance row of the residual

@@ -19,16 +19,20 @@ from .diagnostics import Diagnostics, diagnose
 from .formula import Spec
 from .marginal import PATH_EXPLICIT, PATH_MARGINAL, build_marginal_model
 from .model import build_model
+from .prior_predictive import sample_prior_predictive
 from .priors import Prior, resolve_priors
 from .report import (
     add_log_likelihood,
     add_posterior_predictive,
+    binned_residuals,
+    calibration,
     coef,
     compare,
     contrast,
     design_effect,
     fixef,
     group_effects,
+    group_effects_qq,
     icc,
     icc_draws,
     loo,
@@ -41,6 +45,7 @@ from .report import (
     r2_levels,
     r2_nakagawa,
     ranef,
+    residuals,
     slopes,
     summary,
     trajectories,
@@ -236,12 +241,34 @@ class Fit:
         return ppc_overall(self.idata, self.design, stats=stats, prob=prob,
                            random_seed=random_seed)
 
+    def prior_predictive(self, draws: int = 500, random_seed: int | None = None):
+        """Draws from the priors of this fit's model (:func:`hiermod.sample_prior_predictive`);
+        check them with ``hm.report.ppc_overall(tree, fit.design, group="prior_predictive")``."""
+        return sample_prior_predictive(self.design, self.user_priors, draws, random_seed)
+
     def ppc_groups(self, factor: str | None = None, stats=None, prob: float = 0.95,
                    random_seed: int | None = None, groups: str = "new"):
         """Per-group checks of group means and sds, new groups replicated by default
         (:func:`hiermod.report.ppc_groups`)."""
         return ppc_groups(self.idata, self.design, factor=factor, stats=stats, prob=prob,
                           random_seed=random_seed, groups=groups)
+
+    def residuals(self) -> pd.DataFrame:
+        """Fitted values, raw and Pearson residuals (:func:`hiermod.report.residuals`)."""
+        return residuals(self.idata, self.design)
+
+    def binned_residuals(self, n_bins: int | None = None) -> pd.DataFrame:
+        """Mean residuals in bins of the fitted value (:func:`hiermod.report.binned_residuals`)."""
+        return binned_residuals(self.idata, self.design, n_bins)
+
+    def calibration(self, n_bins: int = 10, prob: float = 0.95) -> pd.DataFrame:
+        """Observed against predicted probability (:func:`hiermod.report.calibration`)."""
+        return calibration(self.idata, self.design, n_bins, prob)
+
+    def group_effects_qq(self, factor: str | None = None, term: str | None = None,
+                         prob: float = 0.95) -> pd.DataFrame:
+        """QQ table of the standardized group effects (:func:`hiermod.report.group_effects_qq`)."""
+        return group_effects_qq(self.idata, self.design, factor, term, prob)
 
     def loo(self, pointwise: bool = True):
         """PSIS-LOO with Pareto k (:func:`hiermod.report.loo`)."""

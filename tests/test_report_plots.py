@@ -248,3 +248,49 @@ def test_ppc_of_a_binary_outcome_draws_proportions(tmp_path, contraception):
     assert right.get_ylabel() == "group proportion" and "district" in right.get_xlabel()
     assert marks(right, PathCollection) == 60
     save(fig, tmp_path, "ppc_binary")
+
+
+# --- model checks --------------------------------------------------------------------------------
+
+
+def test_check_plots_draw_one_mark_per_row(tmp_path, contraception, radon_vis):
+    fit = contraception
+    binned = fit.binned_residuals()
+    fig = hp.plot_binned_residuals(binned)
+    ax = fig.axes[0]
+    assert marks(ax, PathCollection) == len(binned) == 44  # ceil(sqrt(1934)) bins
+    assert ax.get_xlabel() == "mean fitted value of the bin" and len(ax.lines) == 3  # ±2 SE, 0
+    assert f"{int(binned['outside'].sum())} of 44" in ax.get_title(loc="left")
+    save(fig, tmp_path, "binned_residuals")
+
+    cal = fit.calibration(n_bins=10)
+    fig = hp.plot_calibration(cal)
+    ax = fig.axes[0]
+    assert marks(ax, PathCollection) == 10 and marks(ax, LineCollection) == 20
+    assert ax.get_xlim() == (0, 1) and ax.get_ylim() == (0, 1)
+    assert any("95%" in t.get_text() for t in ax.get_legend().get_texts())
+    save(fig, tmp_path, "calibration")
+
+    qq = fit.group_effects_qq()
+    fig = hp.plot_qq(qq)
+    ax = fig.axes[0]
+    assert marks(ax, PathCollection) == 60 and marks(ax, LineCollection) == 60
+    assert "district" in ax.get_ylabel() and "Intercept" in ax.get_ylabel()
+    assert len(ax.texts) == 6  # three labelled districts at each end
+    save(fig, tmp_path, "qq_group_effects")
+
+    res = radon_vis.residuals()
+    fig = hp.plot_residuals(res)
+    ax = fig.axes[0]
+    assert marks(ax, PathCollection) == 919 and ax.get_ylabel() == "Pearson residual"
+    save(fig, tmp_path, "residuals")
+
+
+def test_prior_predictive_check_plot(tmp_path, contraception):
+    tree = contraception.prior_predictive(draws=200, random_seed=3)
+    fig = hp.plot_ppc(tree, group="prior_predictive")
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left").startswith("Prior predictive") and len(ax.patches) == 30
+    save(fig, tmp_path, "prior_predictive")
+    with pytest.raises(ValueError, match="fit.prior_predictive"):
+        hp.plot_ppc(contraception.idata, group="prior_predictive")

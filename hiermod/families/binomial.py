@@ -85,6 +85,12 @@ class Binomial(Family):
     def latent_variance(self, eta=None, sigma=None):
         return LOGISTIC_VARIANCE
 
+    def outcome_mean(self, mean, trials=None):
+        return self._n(trials) * mean
+
+    def variance(self, mean, sigma=None, trials=None):
+        return self._n(trials) * mean * (1.0 - mean)
+
 
 @dataclass(frozen=True)
 class Bernoulli(Binomial):

@@ -56,6 +56,9 @@ class Poisson(Family):
     def log_likelihood(self, y, mean, sigma=None, trials=None):
         return poisson.logpmf(y, mean)
 
+    def variance(self, mean, sigma=None, trials=None):
+        return mean
+
     def latent_variance(self, eta=None, sigma=None):
         """log(1 + 1/λ) with λ = exp(β₀ + ½·Σ τ²), the lognormal approximation
         (Nakagawa, Johnson & Schielzeth 2017); ``eta`` is that log mean."""

@@ -12,7 +12,7 @@ from ._labels import interval_label
 
 #: the predictive groups a check can draw from
 PREDICTIVE_GROUPS = {names.POSTERIOR_PREDICTIVE: "Posterior predictive",
-                     "prior_predictive": "Prior predictive"}
+                     names.PRIOR_PREDICTIVE: "Prior predictive"}
 
 
 def is_binary(*arrays: np.ndarray) -> bool:
@@ -60,7 +60,7 @@ def plot_ppc(dt: xr.DataTree, group_table: pd.DataFrame | None = None, n_draws: 
         raise ValueError(f"group must be one of {', '.join(PREDICTIVE_GROUPS)}, got {group!r}")
     for g in ("observed_data", group):
         if g not in dt.children:
-            how = ("fit.posterior_predictive()" if g != "prior_predictive"
+            how = ("fit.posterior_predictive()" if g != names.PRIOR_PREDICTIVE
                    else "fit.prior_predictive()")
             raise ValueError(f"the DataTree has no '{g}' group; call {how}")
     y = np.asarray(dt["observed_data"][names.OUTCOME].values, dtype=float)

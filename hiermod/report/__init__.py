@@ -3,13 +3,15 @@
 One module per job: :mod:`.intraclass` (ICC), :mod:`.effective_size` (design effect),
 :mod:`.variance` (components, variance explained), :mod:`.r2` (Nakagawa, Snijders & Bosker),
 :mod:`.effects` (group effects), :mod:`.shrinkage` (no / partial / complete pooling),
-:mod:`.prediction`, :mod:`.contrasts`, :mod:`.marginal_effects` (marginal means, contrasts,
+:mod:`.checks` (residuals, binned residuals, calibration, QQ of the group effects),
+:mod:`.lme4_accessors` (fixef, ranef, coef, VarCorr), :mod:`.prediction`, :mod:`.contrasts`, :mod:`.marginal_effects` (marginal means, contrasts,
 slopes, odds ratios), :mod:`.ppc` (posterior predictive checks,
 log-likelihood), :mod:`.loo_cv` (PSIS-LOO, model comparison), :mod:`.comparison` (posterior
 against a REML / ML fit), :mod:`.summary_table`. Each is also a one-line method of
 :class:`hiermod.Fit`; none of them knows the Fit class.
 """
 
+from .checks import binned_residuals, calibration, group_effects_qq, residuals
 from .comparison import compare
 from .contrasts import contrast, contrast_draws
 from .effective_size import design_effect
@@ -49,6 +51,7 @@ from .variance import variance_components, variance_explained
 __all__ = [
     "MarginalMeans", "comparisons", "marginal_means", "odds_ratios", "reference_grid", "slopes",
     "coef", "fixef", "ranef", "varcorr",
+    "binned_residuals", "calibration", "group_effects_qq", "residuals",
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
     "compare", "compare_fits", "complete_pooling", "contrast", "contrast_draws",
     "design_effect", "encode_newdata", "expected_draws", "group_effect_draws", "group_effects", "icc",

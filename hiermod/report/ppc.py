@@ -107,10 +107,20 @@ def add_posterior_predictive(dt: xr.DataTree, design, random_seed: int | None = 
     return dt
 
 
-def replicated(dt: xr.DataTree, design, random_seed: int | None = None) -> np.ndarray:
-    """y_rep (chain, draw, obs): the stored group if present, else fresh draws."""
-    if names.POSTERIOR_PREDICTIVE in dt.children:
-        return np.asarray(dt[names.POSTERIOR_PREDICTIVE][names.OUTCOME].values, dtype=float)
+PREDICTIVE_GROUPS = (names.POSTERIOR_PREDICTIVE, names.PRIOR_PREDICTIVE)
+
+
+def replicated(dt: xr.DataTree, design, random_seed: int | None = None,
+               group: str = names.POSTERIOR_PREDICTIVE) -> np.ndarray:
+    """y_rep (chain, draw, obs): the stored group if present, else fresh posterior draws (prior
+    draws must be stored: :func:`hiermod.sample_prior_predictive`)."""
+    if group not in PREDICTIVE_GROUPS:
+        raise ValueError(f"group must be one of {', '.join(PREDICTIVE_GROUPS)}, got {group!r}")
+    if group in dt.children:
+        return np.asarray(dt[group][names.OUTCOME].values, dtype=float)
+    if group == names.PRIOR_PREDICTIVE:
+        raise ValueError("the DataTree has no 'prior_predictive' group: make one with "
+                         "fit.prior_predictive() (hiermod.sample_prior_predictive)")
     return posterior_predictive(dt, design, random_seed)[names.OUTCOME].values
 
 
@@ -143,7 +153,8 @@ def _check_stats(stats, design=None, per_group: bool = False) -> tuple[str, ...]
 
 
 def ppc_overall(dt: xr.DataTree, design, stats=None,
-                prob: float = 0.95, random_seed: int | None = None) -> pd.DataFrame:
+                prob: float = 0.95, random_seed: int | None = None,
+                group: str = names.POSTERIOR_PREDICTIVE) -> pd.DataFrame:
     """Test statistics of the observed outcome against their posterior predictive distribution.
 
     Parameters
@@ -157,6 +168,9 @@ def ppc_overall(dt: xr.DataTree, design, stats=None,
     prob : float
     random_seed : int, optional
         Used only if ``dt`` has no ``posterior_predictive`` group.
+    group : {"posterior_predictive", "prior_predictive"}
+        Check against replications from the posterior (default) or from the prior (a prior
+        predictive check: the tree of :func:`hiermod.sample_prior_predictive`).
 
     Returns
     -------
@@ -171,7 +185,7 @@ def ppc_overall(dt: xr.DataTree, design, stats=None,
     """
     P.check_prob(prob)
     stats = _check_stats(stats, design)
-    yrep = replicated(dt, design, random_seed)
+    yrep = replicated(dt, design, random_seed, group)
     rows = {}
     for s in stats:
         t_obs = float(STATISTICS[s](design.y, None))
@@ -181,7 +195,7 @@ def ppc_overall(dt: xr.DataTree, design, stats=None,
                    "rep_upper": float(hi), "p_value": float(np.mean(t_rep >= t_obs))}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "statistic"
-    table.attrs["interval_prob"] = prob
+    table.attrs.update({"interval_prob": prob, "group": group})
     return table
 
 
