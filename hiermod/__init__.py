@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "diagnostics": ["Diagnostics"],
         "errors": ["DataError", "HiermodError", "InputError", "SamplingError", "SpecError"],
         "fitting": ["fit", "load_fit", "null_model"],
+        "kfold_cv": ["kfold", "fit_fold"],
         "formula": ["GroupSpec", "Response", "Spec", "check_levels", "levels", "parse_formula"],
         "mle": ["RemlFit", "reml", "reml_vs_ml"],
         "model": ["build_model"],
