@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=["datasets", "families", "mle", "plots", "report"],
     submod_attrs={
+        "bambi_bridge": ["from_bambi"],
         "design": ["DataWarning", "Design", "FactorDesign", "make_design"],
         "diagnostics": ["Diagnostics"],
         "errors": ["DataError", "HiermodError", "InputError", "SamplingError", "SpecError"],
