@@ -15,6 +15,8 @@ import xarray as xr
 
 import hiermod as hm
 from hiermod import names
+from hiermod.output.html import write_report
+from hiermod.output.json_report import fit_report
 
 
 def test_az_summary_labels_each_group_effect_with_its_own_value(radon_vis):
@@ -215,3 +217,36 @@ def test_one_sd_of_a_block_can_have_its_own_prior_family():
     assert np.isfinite(fit.summary().loc["sd(Intercept | county)", "mean"])
     explicit = hm.build_model(fit.design, priors)
     assert np.isfinite(explicit.compile_logp()(explicit.initial_point()))
+
+
+# --- the report's ICC --------------------------------------------------------------------------
+
+
+def test_the_report_leads_with_the_null_model_icc(tmp_path, radon_vis, radon_null):
+    """The HTML report called the residual ICC of the fitted model "Intraclass correlation"
+    (0.128 where a reader expects the null model's 0.174 on exam) and said "(latent-scale)"
+    for a gaussian model."""
+    report = fit_report(radon_vis, null_fit=radon_null)
+    null_icc = radon_null.icc().loc["county", "mean"]
+    assert report["icc_null"]["county"]["mean"] == pytest.approx(null_icc)
+    assert report["icc"]["county"]["mean"] == pytest.approx(radon_vis.icc().loc["county", "mean"])
+    paths = write_report(radon_vis, tmp_path / "with", null_fit=radon_null, report=report)
+    page = paths["html"].read_text()
+    assert "latent-scale" not in page and "latent (logit)" not in page
+    assert "<h3>Null model</h3>" in page and "<h3>Residual, this model</h3>" in page
+    assert page.index("<h3>Null model</h3>") < page.index("<h3>Residual, this model</h3>")
+    assert f"{null_icc:.3f}" in page
+    md = paths["markdown"].read_text()
+    assert "## Intraclass correlation of the null model" in md
+    assert "## Residual intraclass correlation of this model" in md
+    alone = write_report(radon_vis, tmp_path / "alone")["html"].read_text()
+    assert "<h3>Null model</h3>" not in alone and "hm.null_model" in alone
+    itself = fit_report(radon_null)
+    assert itself["icc_null"] == itself["icc"]  # a null model's own ICC is the null ICC
+    null_page = write_report(radon_null, tmp_path / "null", report=itself)["html"].read_text()
+    assert "<h3>Residual, this model</h3>" not in null_page
+
+
+def test_a_logit_report_names_its_latent_scale(tmp_path, contraception):
+    page = write_report(contraception, tmp_path)["html"].read_text()
+    assert "latent (logit) scale" in page and "π²/3" in page
