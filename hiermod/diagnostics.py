@@ -15,6 +15,13 @@ from . import names
 
 RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
+#: what to try when a parameterization samples poorly
+ALTERNATIVES = {
+    "marginal": "marginalize=False (the model with explicit group effects)",
+    "adaptive": "parameterization='noncentered' (or 'centered' for large groups)",
+    "noncentered": "parameterization='centered'",
+    "centered": "parameterization='noncentered'",
+}
 
 
 def checked_variables(posterior, design) -> list[str]:
@@ -96,11 +103,7 @@ def diagnose(dt, design, parameterization: str = "noncentered") -> Diagnostics:
     stats = dt["sample_stats"].to_dataset()
     div = count_stat(stats, "diverging")
     depth = count_stat(stats, "maxdepth_reached", "reached_max_treedepth")
-    if parameterization == "marginal":  # group effects integrated out
-        alternative = "marginalize=False (the model with explicit group effects)"
-    else:
-        other = "centered" if parameterization == "noncentered" else "noncentered"
-        alternative = f"parameterization='{other}'"
+    alternative = ALTERNATIVES.get(parameterization, "parameterization='noncentered'")
     problems = []
     if np.isfinite(rhat) and rhat > RHAT_MAX:
         problems.append(f"R-hat up to {rhat:.3f} (> {RHAT_MAX}): the chains disagree. Run longer "

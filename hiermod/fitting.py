@@ -14,11 +14,10 @@ from .design import Design, make_design
 from .errors import SpecError
 from .formula import Spec, null_spec, parse_formula
 from .frame import used_columns
-from .marginal import PATH_MARGINAL, assemble_marginal_model, choose_model_path, group_stats
-from .marginal.callback import CompiledMarginal
+from .marginal import PATH_MARGINAL
 from .marginal.draws import add_group_effects
-from .model import assemble_model, check_parameterization
-from .result import Fit, pymc_implementation
+from .plan import check_choice, make_plan
+from .result import Fit
 from .sample import SamplerSettings, sample
 
 
@@ -34,14 +33,6 @@ def as_spec(model: str | Spec, family: str | None = None, event: str | None = No
     return spec if event is None else spec.with_event(event)
 
 
-def marginal_implementation(settings: SamplerSettings) -> str:
-    """How the marginal log-density is evaluated: ``"compiled"`` with nutpie (the cached C
-    callback of :mod:`hiermod.marginal.callback`, no graph compilation), the PyMC model with
-    the numba Op under PyMC's NUTS (``"op"``), or with plain PyTensor operations under JAX
-    (``"graph"``, numpyro)."""
-    return {"nutpie": "compiled", "numpyro": "graph"}.get(settings.sampler, "op")
-
-
 def add_observed(idata: xr.DataTree, design: Design) -> None:
     """Store the outcome (and trials) as the ``observed_data`` group, dims ``obs``."""
     ds = xr.Dataset({names.OUTCOME: ((names.OBS_DIM,), design.y)},
@@ -54,7 +45,7 @@ def add_observed(idata: xr.DataTree, design: Design) -> None:
 def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
-        max_treedepth: int = 10, parameterization: str = "noncentered", dropna: bool = False,
+        max_treedepth: int = 10, parameterization: str = "auto", dropna: bool = False,
         progressbar: bool | None = None, cores: int | None = None,
         marginalize: bool | None = None, event: str | None = None) -> Fit:
     """Fit a Bayesian multilevel model by NUTS.
@@ -75,8 +66,14 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     random_seed : int, optional
         Recorded in ``fit.idata.posterior.attrs`` (a random one is drawn and recorded if None).
     target_accept, max_treedepth : NUTS settings.
-    parameterization : {"noncentered", "centered"}
-        How the usual model writes its group effects (unused when they are integrated out).
+    parameterization : {"auto", "adaptive", "noncentered", "centered"}
+        How the group effects are written (unused when they are integrated out). "auto"
+        (default): "adaptive" for bernoulli, binomial and poisson models — each group's effects
+        reparameterized around its likelihood, centred where the data inform the group and
+        non-centred where they do not (:mod:`hiermod.model.adaptive`) — and "noncentered" for
+        gaussian models with explicit group effects. The choice is in
+        ``fit.parameterization``. Bernoulli, binomial and poisson rows are also summed into
+        cells with one linear predictor each (exact; ``fit.timing["cells"]``).
     dropna : bool
         Drop rows with missing values (reported) instead of raising.
     progressbar : bool, optional
@@ -88,9 +85,10 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         :mod:`hiermod.marginal`). ``None`` (default): wherever exact — gaussian outcome,
         one grouping factor; ``True``: insist (SpecError otherwise); ``False``: the usual model.
         The path taken is in ``fit.model_path`` and ``fit.idata.posterior.attrs["model_path"]``.
-        With nutpie the marginal model runs as hiermod's own compiled (and disk-cached)
-        log-density, with no per-fit compilation; ``posterior.attrs["marginal_implementation"]``
-        says how it was evaluated (:func:`marginal_implementation`).
+        With nutpie the marginal model (and the bernoulli / binomial / poisson model over cells)
+        runs as hiermod's own compiled and disk-cached log-density, with no per-fit
+        compilation; ``posterior.attrs["implementation"]`` says how it was evaluated
+        (:mod:`hiermod.plan`).
     cores : int, optional
         Chains run in parallel on this many cores (default: all).
     event : str, optional
@@ -116,38 +114,37 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
                                progressbar=sys.stdout.isatty() if progressbar is None
                                else progressbar)
     settings.check()
-    check_parameterization(parameterization)  # checked on both paths, before any work
+    check_choice(parameterization)  # before any work
     design = make_design(spec, data, dropna=dropna)
-    path = choose_model_path(design, marginalize)
-    compiled, load_s, implementation = None, 0.0, None
-    if path == PATH_MARGINAL:
-        stats = group_stats(design)
-        implementation = marginal_implementation(settings)
-        built = assemble_marginal_model(design, priors, stats=stats,
-                                        implementation=pymc_implementation(settings.sampler))
-        if implementation == "compiled":
-            t_load = time.perf_counter()  # numba loads the callback from its disk cache
-            compiled = CompiledMarginal(built, stats)
-            load_s = time.perf_counter() - t_load
-    else:
-        built = assemble_model(design, priors, parameterization)
+    t_build = time.perf_counter()
+    plan = make_plan(design, priors, parameterization, marginalize, settings.sampler)
     t1 = time.perf_counter()
-    samples = sample(built.model, settings, compiled)
+    samples = sample(plan.built.model, settings, plan.compiled)
     idata, times = samples.tree, samples.times
-    if path == PATH_MARGINAL:
+    if plan.path == PATH_MARGINAL:
         t2 = time.perf_counter()
-        add_group_effects(idata, design, stats, samples.seed)
+        add_group_effects(idata, design, plan.stats, samples.seed)
         times["conditional_s"] = time.perf_counter() - t2
-        idata["posterior"].attrs["marginal_implementation"] = implementation
-    idata["posterior"].attrs["model_path"] = path
+    attrs = {"model_path": plan.path, "parameterization": plan.parameterization,
+             "implementation": plan.implementation}
+    if plan.path == PATH_MARGINAL:
+        attrs["marginal_implementation"] = plan.implementation
+    if plan.n_cells is not None:
+        attrs["n_cells"] = plan.n_cells
+    idata["posterior"].attrs.update(attrs)
     add_observed(idata, design)
-    times["compile_s"] += load_s  # compiling (or loading) the callback counts as compiling
-    timing = {"build_s": t1 - t0 - load_s, **times, "total_s": time.perf_counter() - t0}
+    # building the model counts as building; loading (or first compiling) a callback and
+    # PyTensor's compile count as compiling
+    build_s = t_build - t0 + (t1 - t_build if plan.compiled is None else 0.0)
+    times["compile_s"] += t1 - t_build if plan.compiled is not None else 0.0
+    timing = {"build_s": build_s, **times, "total_s": time.perf_counter() - t0}
+    if plan.n_cells is not None:
+        timing.update(rows=design.n_obs, cells=plan.n_cells)
     frame = data.loc[design.rows, list(used_columns(spec))]
     result = Fit(idata=idata, spec=spec, design=design, data=frame, user_priors=dict(priors or {}),
-                 parameterization=parameterization, settings=settings, timing=timing,
-                 model_path=path, seed=samples.seed)
-    result.__dict__["model"] = built.model
+                 parameterization=plan.parameterization, settings=settings, timing=timing,
+                 model_path=plan.path, seed=samples.seed)
+    result.__dict__["model"] = plan.built.model
     return result
 
 

@@ -31,11 +31,13 @@ class IrlsResult:
 
 
 def irls(M: np.ndarray, bound: Bound, penalty: np.ndarray | None = None,
-         max_iter: int = 100, tol: float = 1e-10, clip: float | None = None) -> IrlsResult:
-    """Maximise ℓ(M b) − ½ bᵀ P b by IRLS from the family's start (:meth:`Bound.start_eta`).
+         max_iter: int = 100, tol: float = 1e-10, clip: float | None = None,
+         offset: np.ndarray | float = 0.0) -> IrlsResult:
+    """Maximise ℓ(M b + offset) − ½ bᵀ P b by IRLS from the family's start
+    (:meth:`Bound.start_eta`).
 
     Stops when max|Δη| < tol·(1 + max|η|). ``clip`` bounds |b| (a separated GLM then stops at
-    the bound instead of diverging).
+    the bound instead of diverging). ``eta`` of the result includes the offset.
     """
     eta = bound.start_eta()
     P = np.zeros((M.shape[1], M.shape[1])) if penalty is None else penalty
@@ -43,11 +45,11 @@ def irls(M: np.ndarray, bound: Bound, penalty: np.ndarray | None = None,
     for it in range(1, max_iter + 1):
         st = bound.stats(eta)
         w = np.maximum(st.weight, 1e-12)
-        z = eta + st.score / w
+        z = eta - offset + st.score / w
         b = np.linalg.solve(M.T @ (M * w[:, None]) + P, M.T @ (w * z))
         if clip is not None:
             b = np.clip(b, -clip, clip)
-        new = M @ b
+        new = M @ b + offset
         done = np.max(np.abs(new - eta), initial=0.0) < tol * (1.0 + np.max(np.abs(new),
                                                                               initial=0.0))
         eta = new

@@ -21,6 +21,7 @@ import pandas as pd
 from .fitting import fit
 from .formula import Spec
 from .frame import factor_labels
+from .plan import INTEGRATED
 from .report.kfold import FOLDS, FoldResult, KFold, fold_ids, heldout_log_density, kfold_summary
 from .result import Fit
 
@@ -70,7 +71,8 @@ def fold_tasks(model: Fit, K: int = 10, folds: str = "grouped", factor: str | No
     s = model.settings
     kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains, "sampler": s.sampler,
               "target_accept": s.target_accept, "max_treedepth": s.max_treedepth,
-              "parameterization": model.parameterization, "progressbar": False,
+              "parameterization": ("auto" if model.parameterization == INTEGRATED
+                                   else model.parameterization), "progressbar": False,
               "marginalize": None, **fit_kwargs}
     fd_name = None
     if folds == "grouped" and model.design.factors:

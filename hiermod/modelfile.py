@@ -20,7 +20,7 @@ error (reported with the file, the line and the key)::
     family = "gaussian"                      # gaussian | bernoulli | binomial | poisson
     # event = "Y"                            # bernoulli: the value of a yes/no outcome counted as 1
     formula = "log_radon ~ floor + (1 + floor | county)"
-    parameterization = "noncentered"         # or "centered"
+    parameterization = "auto"                # or "adaptive", "noncentered", "centered"
     marginalize = true                       # integrate the group effects out (default: where exact)
     # level-wise instead of formula (see hiermod.levels):
     # level1 = "EFF ~ EDU + URB"
@@ -64,7 +64,7 @@ from .families import FAMILIES, get_family
 from .fitting import fit
 from .formula import check_levels, levels, parse_formula
 from .frame import used_columns
-from .model import check_parameterization
+from .plan import check_choice
 from .priors import Prior, resolve_priors
 from .sample import SamplerSettings
 from .transforms import COLUMN_TRANSFORMS as TRANSFORMS
@@ -445,9 +445,9 @@ def load_model(path: str | Path) -> ModelFile:
             spec = spec.with_event(event)
         except SpecError as exc:
             raise ctx.wrap(("model", "event"), exc) from None
-    parameterization = doc["model"].get("parameterization", "noncentered")
+    parameterization = doc["model"].get("parameterization", "auto")
     try:
-        check_parameterization(parameterization)
+        check_choice(parameterization)
     except SpecError as exc:
         raise ctx.wrap(("model", "parameterization"), exc) from None
     check_model_columns(ctx, doc["model"], spec, data)

@@ -44,10 +44,12 @@ CENTERED_INTERCEPT = "Intercept_centered"  # intercept at the predictors' means 
 SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
 MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | β, Σ, σ), group effects integrated out
+ADAPTIVE_JACOBIAN = "adaptive_correction"  # Potential of the adaptive parameterization
+CELL_DIM = "cell"  # the cells of an aggregated binomial / poisson model
 SAMPLE_DIMS = ("chain", "draw")
 
 #: dims hiermod makes or ArviZ reads, which no grouping factor may take as its name
-RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, *SAMPLE_DIMS})
+RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, CELL_DIM, *SAMPLE_DIMS})
 #: rows that variance, ICC and R² tables hold next to the grouping factors
 RESERVED_FACTORS = frozenset({"residual", "fixed"})
 
@@ -161,6 +163,14 @@ def check_user_names(fixed_terms, factors) -> None:
                 raise SpecError(f"the grouping factors '{seen[dim]}' and '{f}' both give the "
                                 f"dimension '{dim}': rename one of the columns")
             seen[dim] = f
+    variables = {FIXED, SLOPES, SIGMA, OUTCOME, LINPRED, CENTERED_INTERCEPT, MARGINAL_LOGLIK,
+                 ADAPTIVE_JACOBIAN, *(v for f in factors for v in (
+                     group_effects(f), group_effects_raw(f), group_sd(f), group_corr(f)))}
+    clash = [d for d in seen if d in variables]
+    if clash:
+        raise SpecError(f"the grouping factor '{seen[clash[0]]}' gives the dimension "
+                        f"'{clash[0]}', the name of one of hiermod's model variables: rename the "
+                        "column")
     safe: dict[str, str] = {}
     for f in factors:
         other = safe.setdefault(_safe(f), f)

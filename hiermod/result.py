@@ -17,8 +17,8 @@ from . import io
 from .design import Design
 from .diagnostics import Diagnostics, diagnose
 from .formula import Spec
-from .marginal import PATH_EXPLICIT, PATH_MARGINAL, build_marginal_model
-from .model import build_model
+from .marginal import PATH_EXPLICIT, PATH_MARGINAL
+from .plan import INTEGRATED, make_plan
 from .prior_predictive import sample_prior_predictive
 from .priors import Prior, resolve_priors
 from .report import (
@@ -56,11 +56,6 @@ from .report import (
 from .sample import SamplerSettings
 
 
-def pymc_implementation(sampler: str) -> str:
-    """The PyMC marginal model's likelihood: the numba Op, or plain PyTensor under JAX."""
-    return "graph" if sampler == "numpyro" else "op"
-
-
 @dataclass(frozen=True, eq=False)
 class Fit:
     """A sampled multilevel model: the ArviZ DataTree with the spec and design it came from."""
@@ -71,6 +66,8 @@ class Fit:
     data: pd.DataFrame
     user_priors: dict = field(default_factory=dict)
     parameterization: str = "noncentered"
+    #: the path's parameterization: "adaptive", "noncentered", "centered", or "integrated"
+    #: (marginal path)
     settings: SamplerSettings = field(default_factory=SamplerSettings)
     timing: dict = field(default_factory=dict)
     #: "marginal" (group effects integrated out, then drawn given each draw) or "explicit"
@@ -86,10 +83,10 @@ class Fit:
     @cached_property
     def model(self):
         """The PyMC model (rebuilt on demand, e.g. after :func:`hiermod.load_fit`)."""
-        if self.model_path == PATH_MARGINAL:
-            return build_marginal_model(self.design, self.user_priors,
-                                        implementation=pymc_implementation(self.settings.sampler))
-        return build_model(self.design, self.user_priors, self.parameterization)
+        how = "auto" if self.parameterization == INTEGRATED else self.parameterization
+        return make_plan(self.design, self.user_priors, how, self.model_path == PATH_MARGINAL,
+                         sampler="pymc" if self.settings.sampler == "nutpie"
+                         else self.settings.sampler).built.model
 
     def summary(self, prob: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
         """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter; with
@@ -138,6 +135,8 @@ class Fit:
         s = self.settings
         how = ("group effects integrated out" if self.model_path == PATH_MARGINAL
                else self.parameterization)
+        if "cells" in self.timing:
+            how += f", {self.timing['rows']} rows in {self.timing['cells']} cells"
         return (f"<hiermod.Fit {self.spec.formula!r} ({self.spec.family}); "
                 f"{self.design.n_obs} obs; groups {groups}; {s.chains} chains x {s.draws} draws "
                 f"({s.sampler}, {how})>")

@@ -47,8 +47,8 @@ def compiled_and_model(design, priors=None):
 def test_logp_and_gradient_equal_pymc(case, priors):
     design = design_of(case)
     cm, model = compiled_and_model(design, priors)
-    logp = model.compile_logp(jacobian=True)
-    dlogp = model.compile_dlogp(jacobian=True)
+    logp = model.compile_logp(jacobian=True, mode="FAST_COMPILE")
+    dlogp = model.compile_dlogp(jacobian=True, mode="FAST_COMPILE")
     rng = np.random.default_rng(3)
     offsets = []
     for _ in range(4):

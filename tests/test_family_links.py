@@ -83,7 +83,8 @@ def test_latent_variance_comes_from_the_family():
 # --- names that would collide with hiermod's own ------------------------------------------------
 
 RESERVED = [("residual", "rows"), ("Residual", "rows"), ("fixed", "fixed_term"),
-            ("obs", "obs"), ("chain", "chain"), ("draw", "draw")]
+            ("obs", "obs"), ("chain", "chain"), ("draw", "draw"), ("b", "variable"),
+            ("beta", "variable"), ("mu", "variable"), ("cell", "cell")]
 
 
 @pytest.mark.parametrize(("name", "what"), RESERVED)

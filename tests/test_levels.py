@@ -51,7 +51,7 @@ def test_efficacy_levelwise_and_formula_build_identical_models(efficacy):
     assert [v.name for v in m_l.free_RVs] == [v.name for v in m_f.free_RVs]
     assert [v.name for v in m_l.deterministics] == [v.name for v in m_f.deterministics]
     assert m_l.coords == m_f.coords
-    logp_l, logp_f = m_l.compile_logp(), m_f.compile_logp()
+    logp_l, logp_f = m_l.compile_logp(mode="FAST_COMPILE"), m_f.compile_logp(mode="FAST_COMPILE")
     p0 = m_l.initial_point()
     assert p0.keys() == m_f.initial_point().keys()
     assert np.isfinite(logp_l(p0))

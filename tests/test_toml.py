@@ -54,7 +54,7 @@ def test_model_file_loads_and_builds(path, cases):
         assert mf.spec == parse_formula(case["formula"], family=case["family"])
     design = mf.design()
     model = build_model(design, mf.priors)
-    logp = model.compile_logp()(model.initial_point())
+    logp = model.compile_logp(mode="FAST_COMPILE")(model.initial_point())
     assert np.isfinite(logp)
     assert mf.fit_kwargs["draws"] == 1000 and mf.fit_kwargs["chains"] == 4
 

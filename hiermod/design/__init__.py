@@ -1,6 +1,7 @@
 """Spec + DataFrame -> Design, with every check on the data made before a model exists."""
 
+from .cells import Cells, aggregate, can_aggregate
 from .checks import DataWarning
 from .design import Design, FactorDesign, make_design
 
-__all__ = ["DataWarning", "Design", "FactorDesign", "make_design"]
+__all__ = ["Cells", "DataWarning", "aggregate", "can_aggregate", "Design", "FactorDesign", "make_design"]

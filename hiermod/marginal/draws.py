@@ -16,6 +16,8 @@ import numpy as np
 import xarray as xr
 
 from .. import names
+from .crossed_kernel import crossed_draws
+from .crossed_stats import CrossedStats
 from .kernel import conditional_draws
 from .suffstats import GroupStats
 
@@ -71,12 +73,56 @@ def draw_group_effects(posterior: xr.Dataset, design, stats: GroupStats,
                                 gdim: list(fd.levels), tdim: list(fd.terms)})
 
 
-def add_group_effects(idata: xr.DataTree, design, stats: GroupStats, seed: int) -> None:
-    """Store the conditional draws of ``u_<g>`` in ``idata.posterior`` (in place); ``seed`` is
-    the sampler's seed, from which the draws' own stream is derived."""
+def crossed_group_effects(posterior: xr.Dataset, design, stats: CrossedStats,
+                          random_seed) -> list[xr.DataArray]:
+    """``u_<g>`` of every factor of a several-factor marginal model, drawn jointly from their
+    conditional posterior (:func:`hiermod.marginal.crossed_kernel.crossed_draws`)."""
+    rng = np.random.default_rng(random_seed)
+    S = posterior.sizes["chain"] * posterior.sizes["draw"]
+    beta = (np.asarray(posterior[names.FIXED].values, float).reshape(S, -1)
+            if names.FIXED in posterior else np.zeros((S, 0)))
+    theta = stats.theta_from_beta(beta) if stats.p else np.zeros((S, 0))
+    Ls = [posterior_arrays(posterior, fd)[1] for fd in design.factors]
+    sigma = np.asarray(posterior[names.SIGMA].values, float).reshape(-1)
+    first, rest = stats.order[0], stats.order[1:]
+    qmax = max(fd.q for fd in design.factors)
+    Lr = np.zeros((S, len(rest), qmax, qmax))
+    for k, g in enumerate(rest):
+        q = design.factors[g].q
+        Lr[:, k, :q, :q] = Ls[g]
+    J1, q1, m2 = stats.Z1tZ2.shape
+    u1, u2 = crossed_draws(stats.Z1tZ1, stats.Z1tW, stats.Z1ty, stats.Z1tZ2, stats.Z2tZ2,
+                           stats.Z2tW, stats.Z2ty, np.asarray(stats.rest, float),
+                           np.ascontiguousarray(theta), np.ascontiguousarray(Ls[first]), Lr,
+                           sigma, rng.standard_normal((S, J1, q1)), rng.standard_normal((S, m2)),
+                           False)
+    values = {first: u1}
+    for (o, J, q), g in zip(stats.rest, rest, strict=True):
+        values[g] = u2[:, o:o + J * q].reshape(S, J, q)
+    out = []
+    for g, fd in enumerate(design.factors):
+        gdim, tdim = names.group_dim(fd.name), names.term_dim(fd.name)
+        u = values[g].reshape(posterior.sizes["chain"], posterior.sizes["draw"], fd.n_levels,
+                              fd.q)
+        out.append(xr.DataArray(u, dims=("chain", "draw", gdim, tdim),
+                                name=names.group_effects(fd.name),
+                                coords={"chain": posterior["chain"].values,
+                                        "draw": posterior["draw"].values,
+                                        gdim: list(fd.levels), tdim: list(fd.terms)}))
+    return out
+
+
+def add_group_effects(idata: xr.DataTree, design, stats: GroupStats | CrossedStats,
+                      seed: int) -> None:
+    """Store the conditional draws of every ``u_<g>`` in ``idata.posterior`` (in place);
+    ``seed`` is the sampler's seed, from which the draws' own stream is derived."""
     post = idata["posterior"].to_dataset()
-    u = draw_group_effects(post, design, stats, np.random.SeedSequence([seed, 0x75]))
+    stream = np.random.SeedSequence([seed, 0x75])
+    if isinstance(stats, CrossedStats):
+        us = crossed_group_effects(post, design, stats, stream)
+    else:
+        us = [draw_group_effects(post, design, stats, stream)]
     attrs = dict(post.attrs)
-    post = post.assign({u.name: u})
+    post = post.assign({u.name: u for u in us})
     post.attrs = attrs
     idata["posterior"] = xr.DataTree(post)

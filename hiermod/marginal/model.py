@@ -14,8 +14,9 @@ all held equal by the tests: the numba Op (:mod:`.op`, PyMC's NUTS), the PyTenso
 evaluates the whole log-density without compiling a PyTensor graph.
 
 With several grouping factors (crossed or nested) the groups of one factor are coupled through
-the other's effects, so the marginal density no longer splits group by group;
-:func:`choose_model_path` then falls back to the model with explicit group effects.
+the others' effects: the density is then factorised by blocks, the factor with the most
+effects block-diagonal and a dense Schur complement for the rest
+(:mod:`.crossed_kernel`), still at a cost independent of the number of rows.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from ..errors import SpecError
 from ..model import BuiltModel
 from ..model.parts import SIGMA, Recorder, factor_cholesky, factor_scales, fixed_part, model_coords
 from ..priors import resolve_priors
+from .crossed_faces import crossed_loglik_graph, crossed_loglik_op
+from .crossed_stats import CrossedStats, crossed_stats
 from .graph import marginal_loglik
 from .op import marginal_loglik_op
 from .suffstats import GroupStats, group_stats
@@ -37,18 +40,17 @@ PATH_EXPLICIT = "explicit"
 MODEL_PATHS = (PATH_MARGINAL, PATH_EXPLICIT)
 
 #: how the PyMC model writes the likelihood: the numba Op (numba and PyMC back ends) or a plain
-#: PyTensor graph (every back end, JAX included)
-IMPLEMENTATIONS = {"op": marginal_loglik_op, "graph": marginal_loglik}
+#: PyTensor graph (every back end, JAX included); one grouping factor, then several
+IMPLEMENTATIONS = {"op": (marginal_loglik_op, crossed_loglik_op),
+                   "graph": (marginal_loglik, crossed_loglik_graph)}
 
 
 def marginal_obstacle(design) -> str | None:
     """Why the group effects of ``design`` cannot be integrated out (None when they can)."""
     if design.family != "gaussian":
         return f"the {design.family} family has no closed-form marginal likelihood"
-    if len(design.factors) != 1:
-        return (f"the model has {len(design.factors)} grouping factors "
-                f"({', '.join(f.name for f in design.factors)}); only one can be integrated out "
-                "group by group")
+    if not design.factors:
+        return "the model has no grouping factor"
     return None
 
 
@@ -56,9 +58,9 @@ def choose_model_path(design, marginalize: bool | None) -> str:
     """``"marginal"`` or ``"explicit"``.
 
     ``marginalize=None`` (auto) integrates the group effects out wherever that is exact
-    (gaussian outcome, one grouping factor — any number of varying terms, correlated or not,
-    level-2 predictors, cross-level interactions); otherwise the model with explicit group
-    effects is built. ``True`` insists and raises a SpecError where it cannot; ``False``
+    (gaussian outcome, any number of grouping factors — crossed or nested — and of varying
+    terms, correlated or not, level-2 predictors, cross-level interactions); otherwise the
+    model with explicit group effects is built. ``True`` insists and raises a SpecError where it cannot; ``False``
     always builds the explicit model.
     """
     if marginalize is not None and not isinstance(marginalize, bool):
@@ -74,8 +76,14 @@ def choose_model_path(design, marginalize: bool | None) -> str:
     return PATH_EXPLICIT
 
 
+def marginal_stats(design) -> GroupStats | CrossedStats:
+    """The sufficient statistics of a gaussian design: per group with one grouping factor,
+    with the cross-products of the factors with several."""
+    return group_stats(design) if len(design.factors) == 1 else crossed_stats(design)
+
+
 def assemble_marginal_model(design, priors: dict | None = None,
-                            stats: GroupStats | None = None,
+                            stats: GroupStats | CrossedStats | None = None,
                             implementation: str = "op") -> BuiltModel:
     """:func:`build_marginal_model` with the record of its free variables."""
     obstacle = marginal_obstacle(design)
@@ -84,18 +92,22 @@ def assemble_marginal_model(design, priors: dict | None = None,
     if implementation not in IMPLEMENTATIONS:
         raise SpecError(f"unknown implementation '{implementation}'; choose one of "
                         f"{', '.join(IMPLEMENTATIONS)}")
-    loglik = IMPLEMENTATIONS[implementation]
+    one, several = IMPLEMENTATIONS[implementation]
     resolved = resolve_priors(design, priors)
-    (fd,) = design.factors
-    stats = group_stats(design, fd) if stats is None else stats
+    stats = marginal_stats(design) if stats is None else stats
     rec = Recorder()
     with pm.Model(coords=model_coords(design, observations=False)) as model:
         _, c = fixed_part(design, resolved, rec)
-        L = factor_cholesky(fd, factor_scales(fd, resolved, rec))
+        Ls = [factor_cholesky(fd, factor_scales(fd, resolved, rec)) for fd in design.factors]
         sigma = resolved.sigma.create(names.SIGMA)
         rec.add(names.SIGMA, SIGMA, [resolved.sigma], shape=())
         theta = None if c is None else c - stats.offset
-        pm.Potential(names.MARGINAL_LOGLIK, loglik(stats, theta, L, sigma))
+        if isinstance(stats, CrossedStats):
+            loglik = several(stats, theta, Ls[stats.order[0]], [Ls[g] for g in stats.order[1:]],
+                             sigma)
+        else:
+            loglik = one(stats, theta, Ls[0], sigma)
+        pm.Potential(names.MARGINAL_LOGLIK, loglik)
     return BuiltModel(model, rec.records)
 
 
@@ -111,11 +123,11 @@ def build_marginal_model(design, priors: dict | None = None, stats: GroupStats |
     Parameters
     ----------
     design : Design
-        Gaussian, one grouping factor.
+        Gaussian, one or more grouping factors.
     priors : dict, optional
         Overrides of the default priors (see :mod:`hiermod.priors`).
-    stats : GroupStats, optional
-        Precomputed :func:`~hiermod.marginal.suffstats.group_stats` of the design.
+    stats : GroupStats or CrossedStats, optional
+        Precomputed :func:`marginal_stats` of the design.
     implementation : {"op", "graph"}
         ``"op"`` (default): the numba Op, quicker to compile for nutpie and PyMC's NUTS;
         ``"graph"``: plain PyTensor operations, for back ends without numba (JAX / numpyro).

@@ -149,7 +149,8 @@ def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
                     "random_seed": fit.seed, "parameterization": fit.parameterization,
                     "model_path": fit.model_path,
                     "marginal_implementation":
-                        fit.idata["posterior"].attrs.get("marginal_implementation")},
+                        fit.idata["posterior"].attrs.get("marginal_implementation"),
+                    "implementation": fit.idata["posterior"].attrs.get("implementation")},
         "timing": {"build_s": timing.get("build_s"), "compile_s": timing.get("compile_s"),
                    "sample_s": timing.get("sample_s"), "total_s": timing.get("total_s")},
     }

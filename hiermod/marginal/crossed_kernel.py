@@ -1,0 +1,417 @@
+"""The gaussian marginal log-density with several grouping factors, its gradient and exact
+draws of all group effects: one numba kernel (the several-factor counterpart of
+:mod:`hiermod.marginal.kernel`).
+
+Notation: Λ = blockdiag(Λ₁, Λ₂) with Λ₁ = I_{J₁} ⊗ L₁ (the eliminated factor) and Λ₂ the
+block-diagonal factor of the other factors' effects; S = ZᵀZ; s = σ²; r = y − Wθ; d = Zᵀr;
+c = Λᵀd. Then, as for one factor,
+
+    A = I + ΛᵀSΛ/s,   w = A⁻¹c,   Q = cᵀw,
+    ℓ = −½ [ n log 2πs + log|A| + (rᵀr − Q/s)/s ],
+
+now with A coupled across factors. A is factorised by blocks: A₁₁ is block diagonal (J₁ blocks
+of q₁ × q₁), and the Schur complement of A₁₁,
+
+    F⁻¹ = A₂₂ − Σ_j A₁₂,ⱼᵀ A₁₁,ⱼ⁻¹ A₁₂,ⱼ     (m₂ × m₂, dense),
+
+gives log|A| = Σ_j log|A₁₁,ⱼ| + log|F⁻¹| and the blocks of A⁻¹ that the gradient needs:
+(A⁻¹)₂₂ = F, (A⁻¹)₁ⱼ,₂ = −Tⱼ F, (A⁻¹)₁ⱼ,₁ⱼ = A₁₁,ⱼ⁻¹ + Tⱼ F Tⱼᵀ with Tⱼ = A₁₁,ⱼ⁻¹ A₁₂,ⱼ.
+
+Gradients (the one-factor formulas of :mod:`hiermod.marginal.kernel` with Λ and A global;
+H = A⁻¹/s + w wᵀ/s³):
+
+    ∂ℓ/∂θ = Wᵀr/s − (ZᵀW)ᵀ Λ w / s²
+    ∂ℓ/∂Λ = d wᵀ/s² − S Λ H                      (its diagonal blocks, summed per factor,
+                                                  give ∂ℓ/∂L_g)
+    ∂ℓ/∂s = −½ (n − m + tr A⁻¹)/s + ½ rᵀr/s² − ½ (Q + wᵀw)/s³,   ∂ℓ/∂σ = 2σ ∂ℓ/∂s.
+
+Draws: v₂ = w₂/s + R⁻ᵀε₂ (F⁻¹ = R Rᵀ), then v₁ⱼ = A₁₁,ⱼ⁻¹(c₁ⱼ/s − A₁₂,ⱼ v₂) + K_j⁻ᵀε₁ⱼ
+(A₁₁,ⱼ = K_j K_jᵀ), u = Λ v: an exact draw of all group effects from their joint conditional
+posterior.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..compiled.linalg import backward, cholesky, forward
+
+_LOG_2PI = float(np.log(2 * np.pi))
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_JIT)
+def rest_layout(rest, m2):
+    """Per position k of the dense part: its factor (index into ``rest``), block start and
+    term; ``rest`` rows are (offset, J, q)."""
+    fac = np.empty(m2, np.int64)
+    st = np.empty(m2, np.int64)
+    term = np.empty(m2, np.int64)
+    for g in range(rest.shape[0]):
+        o, J, q = int(rest[g, 0]), int(rest[g, 1]), int(rest[g, 2])
+        for j in range(J):
+            for a in range(q):
+                k = o + j * q + a
+                fac[k], st[k], term[k] = g, o + j * q, a
+    return fac, st, term
+
+
+@numba.njit(**_JIT)
+def rmul_lam2(X, Lr, fac, st, term, out):
+    """out = X Λ₂ (X: r × m₂)."""
+    r, m2 = X.shape
+    for k in range(m2):
+        f, s0, a = fac[k], st[k], term[k]
+        q = 0
+        while s0 + q < m2 and st[s0 + q] == s0:
+            q += 1
+        for i in range(r):
+            v = 0.0
+            for b in range(q):
+                v += X[i, s0 + b] * Lr[f, b, a]
+            out[i, k] = v
+
+
+@numba.njit(**_JIT)
+def lam2_vec(x, Lr, fac, st, term, transpose, out):
+    """out = Λ₂ x, or Λ₂ᵀ x with ``transpose``."""
+    m2 = len(x)
+    for k in range(m2):
+        f, s0, a = fac[k], st[k], term[k]
+        v = 0.0
+        b = 0
+        while s0 + b < m2 and st[s0 + b] == s0:
+            v += (Lr[f, b, a] if transpose else Lr[f, a, b]) * x[s0 + b]
+            b += 1
+        out[k] = v
+
+
+@numba.njit(**_JIT)
+def _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s):
+    """A₁₁ blocks' Cholesky K (J₁, q₁, q₁), A₁₂ (J₁, q₁, m₂), T = A₁₁⁻¹A₁₂, the Schur complement's
+    Cholesky R and log|A|."""
+    J1, q1, m2 = Z1tZ2.shape
+    K = np.zeros((J1, q1, q1))
+    A12 = np.empty((J1, q1, m2))
+    T = np.empty((J1, q1, m2))
+    X = np.empty((q1, m2))
+    tmp = np.empty((q1, m2))
+    A = np.empty((q1, q1))
+    logdet = 0.0
+    Sc = np.empty((m2, m2))
+    X2 = np.empty((m2, m2))
+    rmul_lam2(Z2tZ2, Lr, fac, st, term, X2)  # S₂₂ Λ₂
+    X2t = np.ascontiguousarray(X2.T)
+    rmul_lam2(X2t, Lr, fac, st, term, Sc)  # (S₂₂Λ₂)ᵀΛ₂ = Λ₂ᵀS₂₂Λ₂
+    for a in range(m2):
+        for b in range(m2):
+            Sc[a, b] = Sc[a, b] / s + (1.0 if a == b else 0.0)
+    col, out = np.empty(q1), np.empty(q1)
+    for j in range(J1):
+        for a in range(q1):
+            for b in range(q1):
+                v = 0.0
+                for k in range(q1):
+                    for h in range(q1):
+                        v += L1[k, a] * Z1tZ1[j, k, h] * L1[h, b]
+                A[a, b] = v / s + (1.0 if a == b else 0.0)
+        logdet += cholesky(A, K[j])
+        # A₁₂ⱼ = L₁ᵀ Z₁ⱼᵀZ₂ Λ₂ / s
+        rmul_lam2(Z1tZ2[j], Lr, fac, st, term, tmp)
+        for a in range(q1):
+            for k in range(m2):
+                v = 0.0
+                for h in range(q1):
+                    v += L1[h, a] * tmp[h, k]
+                A12[j, a, k] = v / s
+        for k in range(m2):
+            for a in range(q1):
+                col[a] = A12[j, a, k]
+            forward(K[j], col, out)
+            backward(K[j], out, col)
+            for a in range(q1):
+                T[j, a, k] = col[a]
+        for a in range(m2):
+            for b in range(m2):
+                v = 0.0
+                for h in range(q1):
+                    v += A12[j, h, a] * T[j, h, b]
+                Sc[a, b] -= v
+    R = np.zeros((m2, m2))
+    logdet += cholesky(Sc, R)
+    return K, A12, T, R, logdet
+
+
+@numba.njit(**_JIT)
+def _inverse_from_cholesky(R):
+    """F = (R Rᵀ)⁻¹."""
+    m = R.shape[0]
+    F = np.empty((m, m))
+    e, t, col = np.zeros(m), np.empty(m), np.empty(m)
+    for b in range(m):
+        e[:] = 0.0
+        e[b] = 1.0
+        forward(R, e, t)
+        backward(R, t, col)
+        for a in range(m):
+            F[a, b] = col[a]
+    return F
+
+
+@numba.njit(**_JIT)
+def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn, rest,
+                  theta, L1, Lr, sig):
+    """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L₁, ∂ℓ/∂L_g of the rest (n_rest, q, q), ∂ℓ/∂σ)."""
+    J1, q1, m2 = Z1tZ2.shape
+    p = len(theta)
+    s = sig * sig
+    fac, st, term = rest_layout(rest, m2)
+    K, A12, T, R, logdet = _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s)
+    F = _inverse_from_cholesky(R)
+    # residual terms
+    rss = yty
+    g_theta = np.zeros(p)
+    for k in range(p):
+        wk = 0.0
+        for h in range(p):
+            wk += WtW[k, h] * theta[h]
+        rss += theta[k] * (wk - 2.0 * Wty[k])
+        g_theta[k] = (Wty[k] - wk) / s
+    d1 = np.empty((J1, q1))
+    c1 = np.empty((J1, q1))
+    for j in range(J1):
+        for a in range(q1):
+            v = Z1ty[j, a]
+            for k in range(p):
+                v -= Z1tW[j, a, k] * theta[k]
+            d1[j, a] = v
+        for a in range(q1):
+            v = 0.0
+            for h in range(q1):
+                v += L1[h, a] * d1[j, h]
+            c1[j, a] = v
+    d2 = np.empty(m2)
+    for a in range(m2):
+        v = Z2ty[a]
+        for k in range(p):
+            v -= Z2tW[a, k] * theta[k]
+        d2[a] = v
+    c2 = np.empty(m2)
+    lam2_vec(d2, Lr, fac, st, term, True, c2)
+    # w = A⁻¹ c by blocks
+    y1 = np.empty((J1, q1))
+    t1 = np.empty(q1)
+    rhs2 = c2.copy()
+    for j in range(J1):
+        forward(K[j], c1[j], t1)
+        backward(K[j], t1, y1[j])
+        for k in range(m2):
+            v = 0.0
+            for a in range(q1):
+                v += A12[j, a, k] * y1[j, a]
+            rhs2[k] -= v
+    w2 = np.empty(m2)
+    t2 = np.empty(m2)
+    forward(R, rhs2, t2)
+    backward(R, t2, w2)
+    w1 = np.empty((J1, q1))
+    for j in range(J1):
+        for a in range(q1):
+            v = y1[j, a]
+            for k in range(m2):
+                v -= T[j, a, k] * w2[k]
+            w1[j, a] = v
+    Q, ww = 0.0, 0.0
+    for j in range(J1):
+        for a in range(q1):
+            Q += c1[j, a] * w1[j, a]
+            ww += w1[j, a] * w1[j, a]
+    for k in range(m2):
+        Q += c2[k] * w2[k]
+        ww += w2[k] * w2[k]
+    ll = -0.5 * (nn * (_LOG_2PI + np.log(s)) + logdet + (rss - Q / s) / s)
+    # ∂θ: − (ZᵀW)ᵀ Λ w / s²
+    Lw1 = np.empty((J1, q1))
+    for j in range(J1):
+        for a in range(q1):
+            v = 0.0
+            for b in range(q1):
+                v += L1[a, b] * w1[j, b]
+            Lw1[j, a] = v
+    Lw2 = np.empty(m2)
+    lam2_vec(w2, Lr, fac, st, term, False, Lw2)
+    for k in range(p):
+        v = 0.0
+        for j in range(J1):
+            for a in range(q1):
+                v += Z1tW[j, a, k] * Lw1[j, a]
+        for a in range(m2):
+            v += Z2tW[a, k] * Lw2[a]
+        g_theta[k] -= v / (s * s)
+    # tr A⁻¹ and the H blocks
+    trA = 0.0
+    for a in range(m2):
+        trA += F[a, a]
+    s3 = s * s * s
+    TF = np.empty((q1, m2))
+    H11 = np.empty((q1, q1))
+    H21 = np.empty((m2, q1))
+    Kinv = np.empty((q1, q1))
+    e, col, tq = np.zeros(q1), np.empty(q1), np.empty(q1)
+    g_L1 = np.zeros((q1, q1))
+    n_rest = rest.shape[0]
+    qmax = Lr.shape[1]
+    g_Lr = np.zeros((n_rest, qmax, qmax))
+    # diagonal blocks of the rest part of S Λ H, accumulated: D2[k, b] = (SΛH)[k, st_k + b]
+    D2 = np.zeros((m2, qmax))
+    tmp = np.empty((q1, m2))
+    for j in range(J1):
+        # A₁₁ⱼ⁻¹
+        for b in range(q1):
+            e[:] = 0.0
+            e[b] = 1.0
+            forward(K[j], e, tq)
+            backward(K[j], tq, col)
+            for a in range(q1):
+                Kinv[a, b] = col[a]
+        for a in range(q1):
+            for k in range(m2):
+                v = 0.0
+                for h in range(m2):
+                    v += T[j, a, h] * F[h, k]
+                TF[a, k] = v
+        for a in range(q1):
+            for b in range(q1):
+                v = Kinv[a, b]
+                for k in range(m2):
+                    v += TF[a, k] * T[j, b, k]
+                if a == b:
+                    trA += v
+                H11[a, b] = v / s + w1[j, a] * w1[j, b] / s3
+        for k in range(m2):
+            for b in range(q1):
+                H21[k, b] = -TF[b, k] / s + w2[k] * w1[j, b] / s3
+        # block (1j, 1j) of SΛH: S₁₁ⱼ L₁ H₁₁ + Z₁ⱼᵀZ₂ Λ₂ H₂₁
+        rmul_lam2(Z1tZ2[j], Lr, fac, st, term, tmp)
+        for a in range(q1):
+            for b in range(q1):
+                v = 0.0
+                for k in range(q1):
+                    SL = 0.0
+                    for h in range(q1):
+                        SL += Z1tZ1[j, a, h] * L1[h, k]
+                    v += SL * H11[k, b]
+                for k in range(m2):
+                    v += tmp[a, k] * H21[k, b]
+                g_L1[a, b] += d1[j, a] * w1[j, b] / (s * s) - v
+        # rest blocks, from factor 1: (Z₁ⱼᵀZ₂)ᵀ L₁ H₁₂ on the diagonal blocks
+        for k in range(m2):
+            s0 = st[k]
+            b = 0
+            while s0 + b < m2 and st[s0 + b] == s0:
+                kk = s0 + b  # column of the diagonal block
+                v = 0.0
+                for a in range(q1):
+                    LH = 0.0
+                    for h in range(q1):
+                        LH += L1[a, h] * H21[kk, h]
+                    v += Z1tZ2[j, a, k] * LH
+                D2[k, b] += v
+                b += 1
+    # rest blocks, from the rest: S₂₂ Λ₂ H₂₂, H₂₂ = F/s + w₂w₂ᵀ/s³
+    SL2 = np.empty((m2, m2))
+    rmul_lam2(Z2tZ2, Lr, fac, st, term, SL2)
+    for k in range(m2):
+        s0 = st[k]
+        b = 0
+        while s0 + b < m2 and st[s0 + b] == s0:
+            kk = s0 + b
+            v = 0.0
+            for h in range(m2):
+                v += SL2[k, h] * (F[h, kk] / s + w2[h] * w2[kk] / s3)
+            D2[k, b] += v
+            b += 1
+    for k in range(m2):
+        f, s0, a = fac[k], st[k], term[k]
+        b = 0
+        while s0 + b < m2 and st[s0 + b] == s0:
+            g_Lr[f, a, b] += d2[k] * w2[s0 + b] / (s * s) - D2[k, b]
+            b += 1
+    m = J1 * q1 + m2
+    g_s = -0.5 * (nn - m + trA) / s + 0.5 * rss / (s * s) - 0.5 * (Q + ww) / s3
+    return ll, g_theta, g_L1, g_Lr, 2.0 * sig * g_s
+
+
+@numba.njit(**_JIT)
+def crossed_draws(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, rest, theta, L1, Lr, sigma,
+                  eps1, eps2, mean_only):
+    """Draws of all group effects, one per posterior draw: θ (S, p), L₁ (S, q₁, q₁),
+    Lr (S, n_rest, q, q), σ (S,), standard normals ε₁ (S, J₁, q₁), ε₂ (S, m₂) ->
+    (u₁ (S, J₁, q₁), u₂ (S, m₂))."""
+    S = theta.shape[0]
+    J1, q1, m2 = Z1tZ2.shape
+    p = theta.shape[1]
+    fac, st, term = rest_layout(rest, m2)
+    u1 = np.empty((S, J1, q1))
+    u2 = np.empty((S, m2))
+    for i in range(S):
+        s = sigma[i] * sigma[i]
+        K, A12, T, R, _ = _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1[i], Lr[i], fac, st, term, s)
+        d2 = np.empty(m2)
+        for a in range(m2):
+            v = Z2ty[a]
+            for k in range(p):
+                v -= Z2tW[a, k] * theta[i, k]
+            d2[a] = v
+        c2 = np.empty(m2)
+        lam2_vec(d2, Lr[i], fac, st, term, True, c2)
+        c1 = np.empty((J1, q1))
+        y1 = np.empty((J1, q1))
+        t1 = np.empty(q1)
+        rhs2 = c2 / s
+        for j in range(J1):
+            for a in range(q1):
+                v = 0.0
+                for h in range(q1):
+                    dv = Z1ty[j, h]
+                    for k in range(p):
+                        dv -= Z1tW[j, h, k] * theta[i, k]
+                    v += L1[i, h, a] * dv
+                c1[j, a] = v / s
+            forward(K[j], c1[j], t1)
+            backward(K[j], t1, y1[j])
+            for k in range(m2):
+                v = 0.0
+                for a in range(q1):
+                    v += A12[j, a, k] * y1[j, a]
+                rhs2[k] -= v
+        t2 = np.empty(m2)
+        v2 = np.empty(m2)
+        forward(R, rhs2, t2)
+        if not mean_only:
+            for k in range(m2):
+                t2[k] += eps2[i, k]
+        backward(R, t2, v2)
+        out2 = np.empty(m2)
+        lam2_vec(v2, Lr[i], fac, st, term, False, out2)
+        u2[i] = out2
+        r1 = np.empty(q1)
+        v1 = np.empty(q1)
+        for j in range(J1):
+            for a in range(q1):
+                v = c1[j, a]
+                for k in range(m2):
+                    v -= A12[j, a, k] * v2[k]
+                r1[a] = v
+            forward(K[j], r1, t1)
+            if not mean_only:
+                for a in range(q1):
+                    t1[a] += eps1[i, j, a]
+            backward(K[j], t1, v1)
+            for a in range(q1):
+                v = 0.0
+                for b in range(q1):
+                    v += L1[i, a, b] * v1[b]
+                u1[i, j, a] = v
+    return u1, u2
