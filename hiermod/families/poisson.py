@@ -56,6 +56,9 @@ class Poisson(Family):
     def log_likelihood(self, y, mean, sigma=None, trials=None):
         return poisson.logpmf(y, mean)
 
+    def log_density_eta(self, y, eta, sigma=None, trials=None):
+        return y * eta - np.exp(eta) - gammaln(y + 1)
+
     def variance(self, mean, sigma=None, trials=None):
         return mean
 
