@@ -1,4 +1,6 @@
-"""Benchmark: hiermod's marginalized gaussian path vs its usual model vs bambi.
+"""Benchmark: hiermod's sampling paths (the marginal gaussian path, one factor and several; the
+bernoulli / binomial / poisson model on cells in the adaptive parameterization; the explicit
+model) vs bambi (its default sampler and nutpie).
 
 Every fit runs in a fresh Python process (so peak memory is that fit's own), after an untimed
 warm-up fit of a tiny model with the same engine in that process (numba's and PyTensor's
@@ -40,19 +42,42 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.jsonl"
 
-#: case -> (data source, lme4 / bambi formula, engines run by default)
+#: case -> data source, hiermod formula, family, bambi's formula (None: the same), engines
 ALL = ("hiermod-marginal", "hiermod-explicit", "bambi", "bambi-nutpie")
-#: run on request only (``--engines``): the marginal model on numpyro / JAX (GPU where JAX has one)
-EXTRA = ("hiermod-marginal-numpyro",)
-CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "radon_vis": ("radon", "log_radon ~ floor + (1 + floor | county)", ALL),
-    "sleepstudy": ("sleepstudy", "Reaction ~ Days + (Days | Subject)", ALL),
-    "hsb82": ("hsb82", "mAch ~ meanses*cses + sector*cses + (1 + cses | school)", ALL),
-    "workshop_twin": ("sim:workshop", "y ~ x1 + x2 + x3 + (1 | site)", ALL),
-    "sim_100k": ("sim:100000:1000", "y ~ x + (1 + x | g)",
+GLMM = ("hiermod", "hiermod-noncentered", "bambi", "bambi-nutpie")
+#: run on request only (``--engines``): the default path on numpyro / JAX (GPU where JAX has one)
+EXTRA = ("hiermod-marginal-numpyro", "hiermod-numpyro")
+ENGINES = ("hiermod", *ALL[:2], "hiermod-noncentered", *ALL[2:], *EXTRA)
+CASES: dict[str, tuple[str, str, str, str | None, tuple[str, ...]]] = {
+    "radon_vis": ("radon", "log_radon ~ floor + (1 + floor | county)", "gaussian", None, ALL),
+    "sleepstudy": ("sleepstudy", "Reaction ~ Days + (Days | Subject)", "gaussian", None, ALL),
+    "hsb82": ("hsb82", "mAch ~ meanses*cses + sector*cses + (1 + cses | school)", "gaussian",
+              None, ALL),
+    "workshop_twin": ("sim:workshop", "y ~ x1 + x2 + x3 + (1 | site)", "gaussian", None, ALL),
+    "sim_100k": ("sim:100000:1000", "y ~ x + (1 + x | g)", "gaussian", None,
                  ("hiermod-marginal", "hiermod-explicit", "bambi-nutpie")),
-    "sim_1m": ("sim:1000000:1000", "y ~ x + (1 + x | g)", ("hiermod-marginal",)),
-    "sim_10m": ("sim:10000000:10000", "y ~ x + (1 + x | g)", ("hiermod-marginal",)),
+    "sim_1m": ("sim:1000000:1000", "y ~ x + (1 + x | g)", "gaussian", None, ("hiermod-marginal",)),
+    "sim_10m": ("sim:10000000:10000", "y ~ x + (1 + x | g)", "gaussian", None,
+                ("hiermod-marginal",)),
+    # bernoulli / binomial: the cells path
+    "binary_twin": ("sim:binary_twin", "part ~ educ_cwc + urban_cwc + cpi_cgm + (1 + educ_cwc | cnt)",
+                    "bernoulli", None, GLMM),
+    "cbpp": ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial",
+             "p(incidence, size) ~ period + (1 | herd)", GLMM),
+    "bern_groups": ("sim:bern_groups", "y ~ x + z + w + (1 | g)", "bernoulli", None, GLMM),
+    "bern_100k": ("sim:bern:100000:1000", "y ~ x + (1 + x | g)", "bernoulli", None,
+                  ("hiermod", "bambi-nutpie")),
+    "bern_1m": ("sim:bern:1000000:1000", "y ~ x + (1 + x | g)", "bernoulli", None,
+                ("hiermod", "hiermod-numpyro")),
+    # crossed gaussian: the several-factor marginal path
+    "penicillin": ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "gaussian", None,
+                   ALL),
+    "pupils_crossed": ("ref:crossed/pupils_crossed.csv", "y ~ x + (1 | primary) + (1 | secondary)",
+                       "gaussian", None, ALL),
+    "crossed_100k": ("sim:crossed:100000:1000:50", "y ~ x + (1 | a) + (1 | h)", "gaussian", None,
+                     ("hiermod-marginal", "hiermod-explicit", "bambi-nutpie")),
+    "crossed_1m": ("sim:crossed:1000000:1000:50", "y ~ x + (1 | a) + (1 | h)", "gaussian", None,
+                   ("hiermod-marginal",)),
 }
 
 
@@ -61,15 +86,27 @@ CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 def load_data(source: str):
     sys.path.insert(0, str(HERE))
-    from simulate import varying_slope, workshop_twin
+    import simulate
 
     import hiermod as hm
 
     if source == "sim:workshop":
-        return workshop_twin()
+        return simulate.workshop_twin()
+    if source == "sim:binary_twin":
+        return simulate.binary_twin()
+    if source == "sim:bern_groups":
+        return simulate.bernoulli_groups()
+    if source.startswith("sim:bern:"):
+        _, _, n, j = source.split(":")
+        return simulate.bernoulli_continuous(int(n), int(j))
+    if source.startswith("sim:crossed:"):
+        _, _, n, a, b = source.split(":")
+        return simulate.crossed(int(n), int(a), int(b))
     if source.startswith("sim:"):
         _, n, j = source.split(":")
-        return varying_slope(int(n), int(j))
+        return simulate.varying_slope(int(n), int(j))
+    if source.startswith("ref:"):
+        return hm.datasets.read_csv(HERE.parent / "tests" / "reference" / source[4:])
     return hm.datasets.load(source)
 
 
@@ -104,34 +141,36 @@ def max_rhat(posterior, var_names) -> float:
     return float(np.nanmax(all_values(az.rhat(without_unit_diagonals(posterior, var_names)))))
 
 
-def run_hiermod(formula, data, marginalize, s, seed, sampler="nutpie"):
+def run_hiermod(formula, data, family, s, seed, sampler="nutpie", **options):
     import hiermod as hm
     from hiermod.diagnostics import checked_variables
 
     t0 = time.perf_counter()
-    fit = hm.fit(formula, data, marginalize=marginalize, draws=s["draws"], tune=s["tune"],
-                 chains=s["chains"], random_seed=seed, progressbar=False, sampler=sampler)
+    fit = hm.fit(formula, data, family=family, draws=s["draws"], tune=s["tune"],
+                 chains=s["chains"], random_seed=seed, progressbar=False, sampler=sampler,
+                 **options)
     wall = time.perf_counter() - t0
     post = fit.idata["posterior"].to_dataset()
-    names = checked_variables(post)
+    names = checked_variables(post, fit.design)
     stats = fit.idata["sample_stats"].to_dataset()
     return {"wall_s": wall, "ttfd_s": fit.timing["build_s"] + fit.timing["compile_s"],
             "build_s": fit.timing["build_s"], "compile_s": fit.timing["compile_s"],
             "sample_s": fit.timing["sample_s"],
             "conditional_s": fit.timing.get("conditional_s", 0.0),
-            "model_path": fit.model_path,
-            "marginal_implementation": fit.idata["posterior"].attrs.get("marginal_implementation"),
+            "model_path": fit.model_path, "parameterization": fit.parameterization,
+            "implementation": fit.idata["posterior"].attrs.get("implementation"),
+            "n_cells": fit.timing.get("cells"),
             "min_ess": min_bulk_ess(post, names), "max_rhat": max_rhat(post, names),
             "divergences": int(stats["diverging"].sum()) if "diverging" in stats else None,
             "n_params": int(sum(post[v].size // (post.sizes["chain"] * post.sizes["draw"])
                                 for v in names))}
 
 
-def run_bambi(formula, data, method, s, seed):
+def run_bambi(formula, data, family, method, s, seed):
     import bambi as bmb
 
     t0 = time.perf_counter()
-    model = bmb.Model(formula, data)
+    model = bmb.Model(formula, data, family=family)
     model.build()
     t1 = time.perf_counter()
     kw = {"cores": min(s["chains"], os.cpu_count() or 1)} if method == "pymc" else {}
@@ -157,25 +196,30 @@ def warm_up(engine) -> float:
     tiny = varying_slope(200, 10, seed=99)
     s = {"draws": 20, "tune": 20, "chains": 1}
     t0 = time.perf_counter()
-    engine_call(engine, "y ~ x + (1 + x | g)", tiny, s, 1)
+    engine_call(engine, "y ~ x + (1 + x | g)", "gaussian", None, tiny, s, 1)
+    tiny["y"] = (tiny["y"] > tiny["y"].median()).astype(int)
+    engine_call(engine, "y ~ x + (1 + x | g)", "bernoulli", None, tiny, s, 1)
     return time.perf_counter() - t0
 
 
-def engine_call(engine, formula, data, s, seed):
-    if engine == "hiermod-marginal":
-        return run_hiermod(formula, data, True, s, seed)
+def engine_call(engine, formula, family, bambi_formula, data, s, seed):
+    gaussian = family == "gaussian"
+    if engine in ("hiermod", "hiermod-marginal"):
+        return run_hiermod(formula, data, family, s, seed)
     if engine == "hiermod-explicit":
-        return run_hiermod(formula, data, False, s, seed)
-    if engine == "hiermod-marginal-numpyro":
-        out = run_hiermod(formula, data, True, s, seed, sampler="numpyro")
+        return run_hiermod(formula, data, family, s, seed, marginalize=False)
+    if engine == "hiermod-noncentered":
+        return run_hiermod(formula, data, family, s, seed, parameterization="noncentered",
+                           marginalize=None if not gaussian else False)
+    if engine in ("hiermod-marginal-numpyro", "hiermod-numpyro"):
+        out = run_hiermod(formula, data, family, s, seed, sampler="numpyro")
         import jax
 
         out["jax_backend"] = f"{jax.default_backend()} ({len(jax.devices())} devices)"
         return out
-    if engine == "bambi":
-        return run_bambi(formula, data, "pymc", s, seed)
-    if engine == "bambi-nutpie":
-        return run_bambi(formula, data, "nutpie", s, seed)
+    if engine in ("bambi", "bambi-nutpie"):
+        return run_bambi(bambi_formula or formula, data, family,
+                         "pymc" if engine == "bambi" else "nutpie", s, seed)
     raise SystemExit(f"unknown engine {engine}")
 
 
@@ -183,14 +227,15 @@ def worker(job: dict) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    source, formula, _ = CASES[job["case"]]
+    source, formula, family, bambi_formula, _ = CASES[job["case"]]
     warm = 0.0 if job.get("cold") else warm_up(job["engine"])
     data = load_data(source)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = os.getloadavg()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = engine_call(job["engine"], formula, data, job["settings"], job["seed"])
+    out = engine_call(job["engine"], formula, family, bambi_formula, data, job["settings"],
+                      job["seed"])
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # bambi/PyMC's chain processes
@@ -249,7 +294,7 @@ def format_table(rows: list[dict]) -> str:
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case in CASES:
         med = {}
-        for eng in ALL + EXTRA:
+        for eng in ENGINES:
             rs = groups.get((case, eng))
             if rs:
                 med[eng] = {k: stt.median([r[k] for r in rs if r.get(k) is not None])
@@ -291,7 +336,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--case", action="append", choices=list(CASES),
                     help="case to run (repeatable; default: all but sim_10m)")
-    ap.add_argument("--engines", help=f"comma-separated subset of {', '.join(ALL + EXTRA)} "
+    ap.add_argument("--engines", help=f"comma-separated subset of {', '.join(ENGINES)} "
                     "(default: the case's own list)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--draws", type=int, default=1000)
@@ -313,13 +358,13 @@ def main(argv=None) -> int:
         rows = [json.loads(ln) for ln in args.out.read_text().splitlines() if ln.strip()]
         print(format_table(rows))
         return 0
-    cases = args.case or [c for c in CASES if c != "sim_10m"]
+    cases = args.case or [c for c in CASES if c not in ("sim_10m", "bern_1m", "crossed_1m")]
     settings = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
     print(json.dumps(versions()), file=sys.stderr)
     rows = []
     for rep in range(args.reps):
         for case in cases:
-            engines = args.engines.split(",") if args.engines else CASES[case][2]
+            engines = args.engines.split(",") if args.engines else CASES[case][4]
             for eng in engines:
                 job = {"case": case, "engine": eng, "rep": rep, "seed": args.seed + rep,
                        "settings": settings, "cold": args.cold}

@@ -5,20 +5,26 @@
     hiermod fit MODEL.toml [--draws N] [--tune N] [--chains N] [--seed N] [--sampler S]
                            [--reml] [--no-null] [--out DIR] [--json PATH|-]
     hiermod fit --formula "y ~ x + (1 | g)" --data CSV_OR_NAME [--family F] [...]
-    hiermod reml MODEL.toml | --formula F --data D [--method REML|ML] [--json PATH|-]
+    hiermod reml MODEL.toml | --formula F --data D [--method REML|ML] [--ddf DDF]
+                 [--json PATH|-]
     hiermod equations MODEL.toml | --formula F [--data D] [--format latex|markdown|html]
     hiermod datasets
 
 Exit status
 -----------
 0  success
-2  bad input: a missing or malformed file, an unknown column, a formula or equation error, a
-   transformation that is not on the list, an unavailable option; one line on stderr, no
-   traceback
-3  the fit ran but its sampling diagnostics found problems (R-hat, ESS, divergences); the
-   outputs are written all the same and the problems are printed
-4  the sampler could not run
-1  an unexpected internal error (set HIERMOD_DEBUG=1 for the traceback)
+2  bad input: a missing, empty, ragged or non-UTF-8 file, an unknown column, data a model
+   cannot use (non-finite values, mixed types, collinear predictors), a formula or equation
+   error, a transformation that is not on the list, an unavailable option, an output path
+   that cannot be written; one line on stderr, no traceback; checked before any sampling
+3  the fit ran but its sampling diagnostics found problems (R-hat, ESS, divergences, or too
+   few draws to compute them); the outputs are written all the same and the problems are
+   printed
+4  the sampler could not run (its cause in one line)
+1  an unexpected internal error
+
+Warnings are printed as one line each ("hiermod: warning: ..."). ``--debug`` (or
+``HIERMOD_DEBUG=1``) shows Python tracebacks and the sampler's own messages instead.
 """
 
 from __future__ import annotations
@@ -66,10 +72,19 @@ def _positive(text: str) -> int:
     return v
 
 
+def _debug_arg(p, default) -> None:
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="show Python tracebacks and the sampler's own messages "
+                        "(also: HIERMOD_DEBUG=1)")
+
+
 def _model_args(p, family: bool = True, data_required: bool = True) -> None:
     p.add_argument("model", nargs="?", help="a model file (.toml); see models/")
     p.add_argument("--formula", "-f", help="an lme4 formula instead of a model file")
     p.add_argument("--data", "-d", help="with --formula: a CSV file or a bundled data set name")
+    p.add_argument("--allow-outside-data", action="store_true", dest="allow_outside_data",
+                   help="let a model file read a data file outside its own folder")
+    _debug_arg(p, argparse.SUPPRESS)
     if family:
         p.add_argument("--family", help="with --formula: gaussian (default), bernoulli, "
                        "binomial or poisson")
@@ -80,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "or lme4 formulas.", epilog="Exit status: 0 ok, 2 bad input, 3 sampling "
                      "diagnostics failed, 4 the sampler could not run, 1 internal error.")
     parser.add_argument("--version", action="version", version=f"hiermod {__version__}")
+    _debug_arg(parser, False)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     p = sub.add_parser("fit", help="fit a model by NUTS and report it")
@@ -108,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reml", help="fit a model by REML / ML only")
     _model_args(p)
     p.add_argument("--method", choices=("REML", "ML"))
+    p.add_argument("--ddf", choices=("satterthwaite", "kenward-roger", "between-within",
+                                     "residual"),
+                   help="gaussian models: df of the t tests (default satterthwaite; "
+                        "kenward-roger also adjusts the SEs, REML only)")
     p.add_argument("--json", help="write the estimates as JSON to this path ('-': stdout)")
     p.set_defaults(command_name="reml")
 
@@ -117,14 +137,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command_name="equations")
 
     p = sub.add_parser("datasets", help="list the bundled data sets")
+    _debug_arg(p, argparse.SUPPRESS)
     p.set_defaults(command_name="datasets")
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each: 'hiermod: warning: ...' (no source line)."""
+    _say(f"hiermod: warning: {_one_line(message)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module documentation)."""
-    debug = bool(os.environ.get("HIERMOD_DEBUG"))
-    warnings.filterwarnings("once", module="hiermod")  # a data warning once, not per stage
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = bool(os.environ.get("HIERMOD_DEBUG")) or "--debug" in argv
+    if debug:
+        os.environ["HIERMOD_DEBUG"] = "1"  # the sampler's own messages, backtrace included
+    with warnings.catch_warnings():
+        warnings.filterwarnings("once", module="hiermod")  # a data warning once, not per stage
+        if not debug:
+            warnings.showwarning = _one_line_warning
+        return _run(argv, debug)
+
+
+def _run(argv: list[str], debug: bool) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -137,25 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("hiermod: interrupted")
         return 130
-    except InputError as exc:
-        _say(f"hiermod: error: {_one_line(exc)}")
-        return EXIT_INPUT
     except SamplingError as exc:
         if debug:
             raise
         _say(f"hiermod: sampling failed: {_one_line(exc)}")
         return EXIT_SAMPLING
     except (HiermodError, OSError) as exc:
-        # SpecError / DataError; OSError: unreadable or unwritable paths
+        # InputError / SpecError / DataError / FileError; OSError: unreadable or unwritable paths
         if debug:
             raise
         _say(f"hiermod: error: {_one_line(exc)}")
         return EXIT_INPUT
-    except Exception as exc:  # noqa: BLE001 - the last resort of a command line
+    except BaseException as exc:  # noqa: BLE001 - the last resort (Rust panics included)
         if debug:
             raise
-        _say(f"hiermod: internal error: {type(exc).__name__}: {_one_line(exc)} "
-             "(set HIERMOD_DEBUG=1 for the traceback)")
+        _say(f"hiermod: internal error: {type(exc).__name__}: {_one_line(exc)[:300]} "
+             "(run with --debug or HIERMOD_DEBUG=1 for the traceback)")
         return EXIT_ERROR
 
 

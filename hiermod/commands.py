@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from . import datasets
@@ -21,6 +22,7 @@ from .output.equations import equations
 from .output.html import write_report
 from .output.json_report import dumps, fit_report, reml_section
 from .report import compare
+from .sample import SamplerSettings
 
 EXIT_OK, EXIT_DIAGNOSTICS = 0, 3
 
@@ -48,7 +50,8 @@ def model_from_args(args):
         if getattr(args, "data", None) or getattr(args, "family", None):
             raise InputError("--data and --family go with --formula; a model file names its "
                              "own data and family")
-        return load_model(args.model)
+        return load_model(args.model,
+                          allow_outside_data=getattr(args, "allow_outside_data", False))
     if not args.formula:
         raise InputError("give a model file (MODEL.toml) or --formula with --data")
     data_arg = getattr(args, "data", None)
@@ -66,6 +69,35 @@ def model_from_args(args):
                      data_source=data_arg or "")
 
 
+def check_outputs(args) -> None:
+    """The output paths can be written, checked before any sampling: ``--out`` is a folder
+    (made now if missing), ``--json`` a file (its folder made now)."""
+    targets = []
+    if getattr(args, "out", None):
+        targets.append(("--out", Path(args.out), True))
+    if getattr(args, "json", None) and args.json != "-":
+        targets.append(("--json", Path(args.json), False))
+    for option, path, folder in targets:
+        if folder and path.exists() and not path.is_dir():
+            raise InputError(f"{option} '{path}' is an existing file; {option} names a folder "
+                             "for the report: give another path")
+        if not folder and path.is_dir():
+            raise InputError(f"{option} '{path}' is a folder; give a file name, e.g. "
+                             f"'{path / 'summary.json'}'")
+        try:
+            (path if folder else path.parent).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{option} '{path}' cannot be written: "
+                             f"{exc.strerror or exc}") from None
+
+
+def check_settings(file_kwargs: dict, overrides: dict) -> None:
+    """The sampler settings the fit will use (the file's, overridden), checked up front."""
+    merged = {**file_kwargs, **{k: v for k, v in overrides.items() if v is not None}}
+    known = {f.name for f in fields(SamplerSettings)}
+    SamplerSettings(**{k: v for k, v in merged.items() if k in known}).check()
+
+
 def _write_json(report: dict, target: str) -> None:
     text = dumps(report)
     if target == "-":
@@ -78,12 +110,14 @@ def _write_json(report: dict, target: str) -> None:
 
 
 def cmd_fit(args) -> int:
+    check_outputs(args)
     mf = model_from_args(args)
     overrides = {"draws": args.draws, "tune": args.tune, "chains": args.chains,
                  "random_seed": args.seed, "sampler": args.sampler,
                  "target_accept": args.target_accept, "progressbar": bool(args.progress)}
     if args.marginalize is not None:  # "auto" must override a file's setting, so not via None
         mf.fit_kwargs["marginalize"] = {"auto": None, "yes": True, "no": False}[args.marginalize]
+    check_settings(mf.fit_kwargs, overrides)
     out = sys.stderr if args.json == "-" else sys.stdout
     reml_fit = None
     if args.reml:
@@ -124,8 +158,10 @@ def cmd_fit(args) -> int:
 
 
 def cmd_reml(args) -> int:
+    check_outputs(args)
     mf = model_from_args(args)
-    r = reml(mf.spec, mf.data, method=args.method, dropna=mf.fit_kwargs.get("dropna", False))
+    r = reml(mf.spec, mf.data, method=args.method, dropna=mf.fit_kwargs.get("dropna", False),
+             ddf=getattr(args, "ddf", None))
     if args.json:
         _write_json({"formula": mf.spec.formula, "family": mf.spec.family,
                      "n_obs": int(r.n_obs), "groups": dict(r.n_groups),

@@ -2,6 +2,8 @@
 
 Thresholds follow Vehtari et al. (2021): R-hat ≤ 1.01 and bulk / tail ESS ≥ 100 per chain;
 any divergent transition is a problem; hitting the maximum tree depth is an efficiency warning.
+An R-hat or ESS that cannot be computed (one chain, a handful of draws: ArviZ gives NaN) is a
+problem too: a check that could not run is not a pass.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def diagnose(dt, design, parameterization: str = "noncentered") -> Diagnostics:
     var_names = checked_variables(post, design)
     ds = _constant_free(post, var_names, design)
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
-    rhat = _extreme(az.rhat(ds), np.max) if n_chains > 1 else float("nan")
+    rhat = _extreme(az.rhat(ds), np.max)
     ess_bulk = _extreme(az.ess(ds, method="bulk"), np.min)
     ess_tail = _extreme(az.ess(ds, method="tail"), np.min)
     stats = dt["sample_stats"].to_dataset()
@@ -105,11 +107,18 @@ def diagnose(dt, design, parameterization: str = "noncentered") -> Diagnostics:
     depth = count_stat(stats, "maxdepth_reached", "reached_max_treedepth")
     alternative = ALTERNATIVES.get(parameterization, "parameterization='noncentered'")
     problems = []
-    if np.isfinite(rhat) and rhat > RHAT_MAX:
+    if not np.isfinite(rhat):
+        why = ("one chain cannot be compared with another: run at least 2 chains" if n_chains < 2
+               else f"{n_draws} draws per chain are too few: draw more (hundreds)")
+        problems.append(f"R-hat could not be computed ({why}), so convergence is unchecked.")
+    elif rhat > RHAT_MAX:
         problems.append(f"R-hat up to {rhat:.3f} (> {RHAT_MAX}): the chains disagree. Run longer "
                         "(more tune and draws), and check the model for weakly identified terms.")
     need = ESS_PER_CHAIN * n_chains
-    if ess_bulk < need or ess_tail < need:
+    if not (np.isfinite(ess_bulk) and np.isfinite(ess_tail)):
+        problems.append(f"the effective sample size could not be computed from {n_draws} draws "
+                        "per chain: draw more (hundreds).")
+    elif ess_bulk < need or ess_tail < need:
         problems.append(f"effective sample size as low as {min(ess_bulk, ess_tail):.0f} (want "
                         f">= {need}): means and intervals are imprecise. Draw more, or try "
                         f"{alternative}.")

@@ -26,6 +26,11 @@ class InputError(HiermodError, ValueError):
     """Bad command-line input: conflicting or missing options (exit status 2)."""
 
 
+class FileError(HiermodError, OSError):
+    """A file hiermod reads or writes is missing, unreadable, unwritable or not what it should
+    be (a truncated or foreign netCDF file, a folder that does not exist)."""
+
+
 class SamplingError(HiermodError, RuntimeError):
     """The sampler could not run (not raised for poor diagnostics: those are reported)."""
 

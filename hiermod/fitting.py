@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import pandas as pd
 import xarray as xr
 
 from . import io, names
-from .design import Design, make_design
-from .errors import SpecError
+from .design import DataWarning, Design, make_design
+from .errors import FileError, HiermodError, SpecError
 from .formula import Spec, null_spec, parse_formula
-from .frame import used_columns
 from .marginal import PATH_MARGINAL
 from .marginal.draws import add_group_effects
 from .plan import check_choice, make_plan
@@ -140,8 +140,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     timing = {"build_s": build_s, **times, "total_s": time.perf_counter() - t0}
     if plan.n_cells is not None:
         timing.update(rows=design.n_obs, cells=plan.n_cells)
-    frame = data.loc[design.rows, list(used_columns(spec))]
-    result = Fit(idata=idata, spec=spec, design=design, data=frame, user_priors=dict(priors or {}),
+    result = Fit(idata=idata, spec=spec, design=design, data=design.frame,
+                 user_priors=dict(priors or {}),
                  parameterization=plan.parameterization, settings=settings, timing=timing,
                  model_path=plan.path, seed=samples.seed)
     result.__dict__["model"] = plan.built.model
@@ -216,10 +216,23 @@ def upgrade_dims(idata: xr.DataTree, design: Design) -> xr.DataTree:
 
 
 def load_fit(path) -> Fit:
-    """Read a Fit written by ``Fit.save``."""
+    """Read a Fit written by ``Fit.save``.
+
+    Raises
+    ------
+    FileError
+        No such file; an empty, truncated or foreign file; stored data that no longer give
+        the saved model.
+    """
     idata, frame, attrs = io.read_fit(path)
-    spec = parse_formula(attrs["formula"], family=attrs["family"]).with_event(attrs.get("event"))
-    design = make_design(spec, frame)
+    try:
+        spec = parse_formula(attrs["formula"], family=attrs["family"]).with_event(
+            attrs.get("event"))
+        with warnings.catch_warnings():  # shown when the fit was made
+            warnings.simplefilter("ignore", DataWarning)
+            design = make_design(spec, frame)
+    except HiermodError as exc:
+        raise FileError(f"'{path}': the saved data do not rebuild the model ({exc})") from None
     idata = upgrade_dims(idata, design)
     seed = idata["posterior"].attrs.get("random_seed")
     return Fit(idata=idata, spec=spec, design=design, data=frame,

@@ -15,12 +15,35 @@ from formulae import design_matrices
 from .errors import DataError, SpecError
 from .transforms import SAFE_NAMESPACE, safe_environment
 
-_NAME = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_.]*)(?![A-Za-z0-9_.]*\s*\()")
+#: a name in a formula: a letter (any script) or '_', then letters, digits, '_' or '.'
+_NAME = re.compile(r"(?<![\w.])([^\W\d][\w.]*)(?![\w.]*\s*\()")
+
+
+#: a plain decimal number written as text: '12', '-0.5', '1e3' (not 'nan' or 'inf')
+NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def reads_as_numbers(values: pd.Series) -> bool:
+    """Whether a column of text holds only plain numbers (missing values aside)."""
+    values = values.dropna()
+    return len(values) > 0 and bool(values.map(
+        lambda v: isinstance(v, str) and NUMBER_TEXT.fullmatch(v) is not None).all())
 
 
 def expression_columns(expr: str) -> list[str]:
     """Column names referred to by a formula expression (function names excluded)."""
     return [m.group(1) for m in _NAME.finditer(expr) if m.group(1) not in SAFE_NAMESPACE]
+
+
+def bare_columns(expr: str) -> list[str]:
+    """The columns an expression uses as terms of their own (``x`` in ``x + log(z)``), not as
+    arguments of a function: the ones whose type decides between a slope and a factor."""
+    out = []
+    for m in _NAME.finditer(expr):
+        depth = expr.count("(", 0, m.start()) - expr.count(")", 0, m.start())
+        if depth == 0 and m.group(1) not in SAFE_NAMESPACE:
+            out.append(m.group(1))
+    return out
 
 
 def used_columns(spec) -> dict[str, str]:

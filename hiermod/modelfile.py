@@ -8,7 +8,8 @@ error (reported with the file, the line and the key)::
 
     [data]                                   # required: exactly one of dataset / path
     dataset = "radon"                        # a bundled data set (hm.datasets.list())
-    # path = "../data/efficacy_sim.csv"      # a CSV file, relative to this file
+    # path = "efficacy_sim.csv"              # a CSV file, relative to this file, inside its
+                                             # folder (outside: --allow-outside-data)
     dropna = false                           # drop rows with missing values (reported)
 
     [transform]                              # new columns, computed in order, before the model
@@ -82,7 +83,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
 }
 SAMPLER_TYPES = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                  "target_accept": float, "max_treedepth": int}
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_IDENT = re.compile(r"[^\W\d][\w.]*")
 _KEY_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
 _KEY_LINE = re.compile(rf"({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")  # key = / a.b = / "k" =
 
@@ -149,8 +150,9 @@ class _Locator:
 
 
 class _Context:
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, text: str, allow_outside_data: bool = False) -> None:
         self.path, self.locator = path, _Locator(text)
+        self.allow_outside_data = allow_outside_data
 
     def error(self, keys: tuple[str, ...], message: str, cls=SpecError) -> HiermodError:
         line = self.locator.line(keys) if keys else None
@@ -192,14 +194,20 @@ def read_data(ctx: _Context, table: dict) -> tuple[pd.DataFrame, str]:
         except DataError as exc:
             raise ctx.wrap(("data", "dataset"), exc) from None
     rel = _want(ctx, table["path"], str, ("data", "path"), "a file path")
-    file = (ctx.path.parent / rel).resolve()
+    folder = ctx.path.parent.resolve()
+    file = (folder / rel).resolve()
+    if not ctx.allow_outside_data and not file.is_relative_to(folder):
+        raise ctx.error(("data", "path"), f"the data path '{rel}' leads outside the model "
+                        f"file's folder ({folder}); a model file reads data from its own folder "
+                        "(or below) unless you allow more: --allow-outside-data on the command "
+                        "line, or load_model(..., allow_outside_data=True)", DataError)
     if not file.is_file():
         raise ctx.error(("data", "path"), f"data file not found: '{rel}' (looked for {file})",
                         DataError)
     try:
         return datasets.read_csv(file), str(rel)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise ctx.error(("data", "path"), f"cannot read '{rel}' as CSV: {exc}", DataError) from None
+    except HiermodError as exc:  # messages name the file and lines, never its contents
+        raise ctx.error(("data", "path"), str(exc), DataError) from None
 
 
 def apply_transforms(ctx: _Context, table: dict, data: pd.DataFrame) -> tuple[pd.DataFrame, tuple]:
@@ -385,13 +393,17 @@ def read_sampler(ctx: _Context, table: dict, parameterization: str, dropna: bool
     return kwargs
 
 
-def load_model(path: str | Path) -> ModelFile:
+def load_model(path: str | Path, allow_outside_data: bool = False) -> ModelFile:
     """Read, validate and prepare a model file.
 
     Parameters
     ----------
     path : str or Path
         A ``.toml`` model file (see the module documentation for its tables).
+    allow_outside_data : bool, default False
+        Let ``[data] path`` lead outside the model file's folder (``../x.csv``, an absolute
+        path, a link out). Off by default, and not settable from the file itself, so that a
+        model file someone hands you cannot read other files on your machine.
 
     Returns
     -------
@@ -420,7 +432,7 @@ def load_model(path: str | Path) -> ModelFile:
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         where = f"{path}:{m.group(1)}" if m else str(path)
         raise SpecError(f"{where}: malformed TOML: {msg}") from None
-    ctx = _Context(path, text)
+    ctx = _Context(path, text, allow_outside_data)
     _check_keys(ctx, doc, tuple(SCHEMA), ())
     for k in ("data", "model"):
         if k not in doc:

@@ -1158,6 +1158,150 @@ NB06 = [
     """),
 ]
 
+# --- 07 ------------------------------------------------------------------------------------------
+
+NB07 = [
+    md("""
+    # 7. Few clusters: small-sample tests, likelihood ratios, and the estimators a multilevel model is set against
+
+    Cross-national survey research routinely has 15–35 countries. Elff, Heisig, Schaeffer &
+    Shikano (2020, "Multilevel analysis with few clusters") show what to do: estimate the
+    variance components by **REML**, and test the fixed effects — above all the coefficients of
+    country-level predictors — with **t tests on small-sample degrees of freedom**
+    (Kenward–Roger, Satterthwaite, or a between–within count), not with z tests.
+
+    This notebook takes the workshop's efficacy twin (political efficacy `EFF` of respondents
+    with education `EDU` and urban residence `URB`, in countries with a corruption index
+    `CORR`, a country-level predictor), cuts it to **12 countries**, and sets side by side:
+    Wald z against Kenward–Roger against Satterthwaite against between–within against the
+    posterior; likelihood-ratio tests and profile and bootstrap intervals for the country
+    variance; and the estimators a political scientist knows — pooled OLS, cluster-robust SEs,
+    country dummies — next to the multilevel model.
+    """),
+    setup("from scipy import stats"),
+    code("""
+        efficacy = hm.datasets.load("efficacy_sim")
+        keep = sorted(efficacy["country"].unique())[::3]          # every third country: 12
+        few = efficacy[efficacy["country"].isin(keep)].reset_index(drop=True)
+        formula = "EFF ~ EDU + URB + CORR + (1 | country)"
+        print(f"{len(few)} respondents in {few['country'].nunique()} countries")
+    """),
+    md("""
+    ## One model, five ways to test a country-level coefficient
+
+    `hm.reml(..., ddf=...)` chooses the denominator df of the t tests (`fixed_table()`,
+    `contrast()`, `f_test()`): `"satterthwaite"` (lmerTest's default), `"kenward-roger"`
+    (pbkrtest's adjusted covariance Φ_A: the SEs change too), `"between-within"` (clusters
+    minus level-2 terms for country-level predictors), `"residual"` (n − p, what ignoring the
+    clustering would give). The Wald z test is the normal approximation.
+    """),
+    code("""
+        fits = {ddf: hm.reml(formula, few, ddf=ddf)
+                for ddf in ("kenward-roger", "satterthwaite", "between-within", "residual")}
+        rows = []
+        for ddf, f in fits.items():
+            row = f.fixed_table().loc["CORR"]
+            rows.append({"method": ddf, "estimate": row["estimate"], "se": row["se"],
+                         "df": row["df"], "p": row["p"], "lower": row["2.5%"], "upper": row["97.5%"]})
+        kr = fits["kenward-roger"]
+        wald = kr.confint("wald").loc["CORR"]
+        z = kr.fixef["CORR"] / kr.vcov[3, 3] ** 0.5
+        rows.append({"method": "Wald z", "estimate": kr.fixef["CORR"], "se": kr.vcov[3, 3] ** 0.5,
+                     "df": np.inf, "p": 2 * stats.norm.sf(abs(z)), "lower": wald["lower"], "upper": wald["upper"]})
+        pd.DataFrame(rows).set_index("method")
+    """),
+    md("""
+    The coefficient of CORR rests on 12 countries: Kenward–Roger and Satterthwaite give about
+    9–10 df (12 countries minus the intercept and CORR, give or take the information the
+    within-country terms add), the between–within rule exactly 12 − 2 = 10, and the
+    interval is visibly wider than the z interval. The level-1 coefficients (EDU, URB) keep
+    about n − 12 df: for them the number of countries hardly matters.
+    """),
+    code("""
+        kr.fixed_table()
+    """),
+    md("""
+    A joint F test of URB and CORR, with Kenward–Roger's scaled F and df (as
+    `pbkrtest::KRmodcomp`): the df pool the information of a level-1 and a level-2 term.
+    """),
+    code("""
+        kr.f_test({"URB": {"URB": 1}, "CORR": {"CORR": 1}})
+    """),
+    md("""
+    ## Likelihood-ratio tests and intervals for the country variance
+
+    `hm.anova` refits REML fits by ML before comparing them, as lme4's `anova()`. The first
+    test asks whether CORR adds to the model (a fixed effect: the χ² test is the usual one);
+    the second whether the effect of EDU varies between countries — a variance tested on its
+    boundary of 0, where the naive χ² p is conservative, so the table adds the p of the 50:50
+    χ² mixture (`p_boundary`).
+    """),
+    code("""
+        no_corr = hm.reml("EFF ~ EDU + URB + (1 | country)", few)
+        slope = hm.reml("EFF ~ EDU + URB + CORR + (1 + EDU | country)", few)
+        hm.anova(no_corr, kr)
+    """),
+    code("""
+        hm.anova(kr, slope)
+    """),
+    md("""
+    Profile-likelihood intervals (lme4's `confint(method = "profile")`) do not pretend that
+    the country sd is normally distributed; the parametric bootstrap (`method="boot"`, run in
+    parallel processes) simulates new countries and refits.
+    """),
+    code("""
+        profile = kr.confint("profile")
+        boot = kr.confint("boot", nsim=100 if QUICK else 1000, random_seed=701, n_jobs=2)
+        pd.DataFrame({"estimate": profile["estimate"],
+                      "profile lower": profile["lower"], "profile upper": profile["upper"],
+                      "bootstrap lower": boot["lower"], "bootstrap upper": boot["upper"]})
+    """),
+    md("""
+    ## The posterior
+
+    The Bayesian fit of the same model. With 12 countries the posterior of the country sd is
+    right-skewed, so its mean lies above REML's mode; `hm.compare` flags few groups on the rows
+    where it bites (the country sd and the CORR coefficient, not the level-1 slopes, whose t
+    tests already carry their df) and, in `why`, says why the two differ where they do.
+    """),
+    code("""
+        bayes = hm.fit(formula, few, **SAMPLING, random_seed=702)
+        cmp = hm.compare(bayes, kr)
+        cmp[["post_mean", "post_lower", "post_upper", "reml", "reml_se", "diff_z", "flags", "why"]]
+    """),
+    md("""
+    ## The estimators a multilevel model is set against
+
+    `hm.compare_estimators` fits the same regression as pooled OLS (ignoring the countries),
+    OLS with cluster-robust (CR1) SEs, country dummies (LSDV: CORR is absorbed, so it cannot
+    be estimated), the within–between ("hybrid") model that splits EDU and URB into their
+    within-country and between-country parts, and the REML model with Kenward–Roger df — and
+    adds the posterior.
+    """),
+    code("""
+        table = hm.compare_estimators(formula, few, bayes=bayes)
+        table.drop(columns="note")
+    """),
+    code("""
+        for note in table.attrs["notes"]:
+            print("-", note)
+        plots.plot_estimators(table)
+    """),
+    md("""
+    Reading the table:
+
+    * **Pooled OLS** has the smallest SE for CORR: it treats ~700 respondents as independent
+      pieces of information about 12 countries' corruption.
+    * **Cluster-robust SEs** fix that, but with 12 clusters the sandwich is itself noisy and
+      biased down (and its t has only 11 df).
+    * **LSDV** estimates the within-country slopes well and cannot say anything about CORR.
+    * The **hybrid** model shows whether the between-country and within-country slopes of EDU
+      and URB differ — when they do, the multilevel model's single slope mixes the two.
+    * **REML with Kenward–Roger** and the **posterior** agree on CORR's uncertainty; both are
+      wider than the naive answers, which is the point of Elff et al. (2020).
+    """),
+]
+
 
 # --- 08 ------------------------------------------------------------------------------------------
 
@@ -1455,6 +1599,7 @@ NOTEBOOK_CELLS = {
     "04_bayes_and_reml": NB04,
     "05_checking_and_predicting": NB05,
     "06_binary_and_counts": NB06,
+    "07_few_clusters": NB07,
     "08_marginal_effects_and_checks": NB08,
 }
 

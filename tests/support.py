@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,23 @@ def reference_cases() -> dict[str, dict]:
 def load_reference(case: str) -> dict:
     """lme4 1.1-31 / performance 0.10.2 reference fit (tests/reference/<case>.json)."""
     return json.loads((REFERENCE / f"{case}.json").read_text())
+
+
+@cache
+def inference_reference(case: str) -> dict:
+    """lmerTest / pbkrtest / lme4 / sandwich references of tests/reference/inference."""
+    return json.loads((REFERENCE / "inference" / f"{case}.json").read_text())
+
+
+@cache
+def inference_data(case: str) -> pd.DataFrame:
+    """The data of an inference reference case, read with the project's CSV typing rule."""
+    return hm.datasets.read_csv(ROOT / inference_reference(case)["data"])
+
+
+def central_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central differences of a scalar function f at x."""
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
 
 
 def lme4_term(name: str, factor_levels: dict | None = None) -> str:

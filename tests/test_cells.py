@@ -219,7 +219,7 @@ def test_adaptive_cells_and_noncentred_rows_give_one_posterior(case):
     fast = hm.fit(formula, df, **kw)
     slow = hm.fit(formula, df, parameterization="noncentered", **kw)
     assert fast.parameterization == "adaptive" and slow.parameterization == "noncentered"
-    factor = hm.parse_formula(formula).factors[0]
+    factor = hm.parse_formula(formula, family=family).factors[0]
     for var in (names.FIXED, names.group_sd(factor), names.group_effects(factor)):
         z = _agree(fast, slow, var)
         assert np.mean(z > 3.5) <= 0.02 and np.all(z < 4.5), (var, np.sort(z)[-3:])

@@ -193,3 +193,16 @@ def test_help_exits_0():
     run = run_cli("fit", "--help")
     assert run.returncode == 0 and "--reml" in run.stdout
     assert Path(ROOT / "hiermod" / "__main__.py").is_file()
+
+
+def test_reml_command_kenward_roger_json():
+    """--ddf kenward-roger: KR-adjusted SEs and df in the JSON (efficacy, 35 countries)."""
+    ref = json.loads((ROOT / "tests/reference/inference/efficacy.json").read_text())
+    run = run_cli("reml", "--formula", ref["formula"], "--data", "data/efficacy_sim.csv",
+                  "--ddf", "kenward-roger", "--json", "-")
+    assert run.returncode == 0, run.stderr
+    out = strict_json(run.stdout)["reml"]
+    assert out["ddf"] == "Kenward-Roger"
+    kr = ref["kenward_roger"]["CORR"]
+    assert out["fixed"]["CORR"]["se"] == pytest.approx(kr["se"], rel=1e-4)
+    assert out["fixed"]["CORR"]["df"] == pytest.approx(kr["df"], rel=1e-4)

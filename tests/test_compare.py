@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,10 +87,45 @@ def test_columns_values_and_few_groups_flag():
     assert table.loc["sd(Days | Subject)", "group"] == "Subject"
     lo, hi = table.loc["Days", ["post_lower", "post_upper"]]
     assert lo < table.loc["Days", "post_mean"] < hi
-    for label in table.index[:-1]:
+    # few groups bites on the variance components; the level-1 coefficients' REML t tests
+    # already have 17 df, so they carry no flag
+    for label in table.index[2:-1]:
         assert "few groups (18 levels of 'Subject')" in table.loc[label, "flags"]
-    assert table.loc["sigma", "flags"] == ""
+    assert (table.loc[["Intercept", "Days", "sigma"], "flags"] == "").all()
     assert table.attrs["prior_check"].startswith("skipped")
+
+
+def test_few_groups_flag_level2_coefficients_only():
+    """12 countries of the efficacy twin: CORR (a country-level predictor) and the country sd
+    are flagged, EDU and URB (level 1) are not."""
+    d = datasets.read_csv(Path(__file__).parents[1] / "data" / "efficacy_sim.csv")
+    d = d[d["country"].isin(sorted(d["country"].unique())[:12])]
+    fit = fit_lmm(make_design(parse_formula("EFF ~ EDU + URB + CORR + (1 | country)"), d))
+    table = compare(FakeFit(fake_posterior(fit, shift_se=0.0), fit.design), fit)
+    assert "few groups (12 levels of 'country')" in table.loc["CORR", "flags"]
+    assert "few groups" in table.loc["sd(Intercept | country)", "flags"]
+    assert (table.loc[["Intercept", "EDU", "URB", "sigma"], "flags"] == "").all()
+
+
+def test_why_explains_the_differences():
+    """Right-skewed sd draws: mode vs mean; a correlation nearer 0: prior pull; an ML fit:
+    ML vs REML; differences below 0.3 units are left unexplained."""
+    fit = fit_lmm(make_design(parse_formula(SLEEP), datasets.load("sleepstudy")), "ML")
+    post = fake_posterior(fit, shift_se=0.0).to_dict()["/posterior"]
+    rng = np.random.default_rng(1)
+    sd = post[names.group_sd("Subject")].values
+    sd[..., 1] = fit.varcomp("Subject").sd[1] * rng.lognormal(0.3, 0.4, sd.shape[:2])
+    corr = post[names.group_corr("Subject")].values
+    corr[..., 0, 1] = corr[..., 1, 0] = 0.3 * corr[..., 0, 1]
+    table = compare(FakeFit(xr.DataTree.from_dict({"posterior": post}), fit.design), fit,
+                    prior_sd={"corr(Intercept, Days | Subject)": 0.45})
+    why = table["why"]
+    assert "mode vs mean" in why["sd(Days | Subject)"]
+    assert "ML vs REML" in why["sd(Days | Subject)"]
+    assert "few groups: 18 levels" in why["sd(Days | Subject)"]
+    assert "LKJ prior (prior sd 0.45) pulls correlations toward 0" in why[
+        "corr(Intercept, Days | Subject)"]
+    assert (why[table["diff_z"].abs() < 0.3] == "").all()
 
 
 def test_many_groups_raise_no_flag():
@@ -157,7 +193,8 @@ def test_plot_compare_returns_a_figure():
     assert isinstance(fig, Figure)
     assert len(fig.axes) == len(table)
     labels = [ax.get_yticklabels()[0].get_text() for ax in fig.axes]
-    assert labels[0] == "Intercept (!)" and labels[-1] == "sigma"
+    assert labels[0] == "Intercept" and labels[-1] == "sigma"
+    assert labels[2] == "sd(Intercept | Subject) (!)"
 
 
 # --- with the real Bayesian fit (NUTS, few draws) -------------------------------------------
@@ -174,7 +211,7 @@ def test_compare_real_fit_sleepstudy_few_groups():
     bayes = _bayes_fit(SLEEP, "sleepstudy")
     table = compare(bayes, reml(SLEEP, datasets.load("sleepstudy")))
     assert "few groups (18" in table.loc["sd(Days | Subject)", "flags"]
-    assert "few groups (18" in table.loc["Days", "flags"]
+    assert "few groups" not in table.loc["Days", "flags"]
     assert table.attrs["prior_check"].startswith("ran")
     # the posterior and REML agree on the fixed effects within a couple of SEs
     assert (table.loc[["Intercept", "Days"], "diff_z"].abs() < 2).all()

@@ -132,7 +132,7 @@ def test_bad_settings_errors():
     df, _, _ = simulate(n_groups=5, n_per=5)
     with pytest.raises(SpecError, match="unknown sampler 'hmc'"):
         hm.fit("y ~ x + (1 | g)", df, sampler="hmc")
-    with pytest.raises(SpecError, match="draws must be a positive whole number"):
+    with pytest.raises(SpecError, match="draws must be a whole number >= 1"):
         hm.fit("y ~ x + (1 | g)", df, draws=0)
     with pytest.raises(SpecError, match="unknown parameterization"):
         hm.fit("y ~ x + (1 | g)", df, parameterization="sideways")

@@ -239,9 +239,8 @@ def test_choose_model_path():
     assert choose_model_path(design_of("sleep_vis"), False) == PATH_EXPLICIT
     crossed = hm.make_design(hm.parse_formula("diameter ~ 1 + (1 | plate) + (1 | sample)"),
                              hm.datasets.load("penicillin"))
-    assert choose_model_path(crossed, None) == PATH_EXPLICIT
-    with pytest.raises(hm.SpecError, match="2 grouping factors"):
-        choose_model_path(crossed, True)
+    assert choose_model_path(crossed, None) == PATH_MARGINAL  # crossed: marginal too
+    assert choose_model_path(crossed, False) == PATH_EXPLICIT
     binom = hm.make_design(hm.parse_formula("cbind(incidence, size - incidence) ~ period + "
                                             "(1 | herd)", family="binomial"),
                            hm.datasets.load("cbpp"))

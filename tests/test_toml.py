@@ -64,7 +64,7 @@ def test_efficacy_file_is_written_levelwise():
     assert mf.spec.levels is not None
     assert mf.spec == levels("EFF ~ EDU + URB",
                              {"Intercept": "1 + CORR + (1 | country)", "EDU": "1", "URB": "1"})
-    assert mf.data_source == "../data/efficacy_sim.csv"
+    assert mf.data_source == "bundled data set 'efficacy_sim'"
     assert mf.data["country"].nunique() == 35
     eq = equations(mf.spec)
     assert r"\gamma_{01}\,\text{CORR}_{j}" in eq.level_wise[1][0]

@@ -25,12 +25,25 @@ def warn(message: str) -> None:
     warnings.warn(message, DataWarning, skip_file_prefixes=PACKAGE_DIR)
 
 
+def show(value, width: int = 24) -> str:
+    """A value for a message: its repr, shortened so that no long cell is echoed."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 4] + "...'"
+
+
+def show_columns(columns, limit: int = 30) -> str:
+    """Column names for a message (at most ``limit``, each shortened)."""
+    cols = [str(c) if len(str(c)) <= 40 else str(c)[:36] + "..." for c in columns]
+    more = f" (and {len(cols) - limit} more)" if len(cols) > limit else ""
+    return ", ".join(cols[:limit]) + more
+
+
 def check_columns(data: pd.DataFrame, roles: dict[str, str]) -> None:
     missing = [c for c in roles if c not in data.columns]
     if missing:
         cols = ", ".join(f"'{c}' ({roles[c]}){did_you_mean(c, data.columns)}" for c in missing)
         raise DataError(f"unknown column{'s' if len(missing) > 1 else ''} {cols}; the data have "
-                        f"columns: {', '.join(map(str, data.columns))}")
+                        f"columns: {show_columns(data.columns)}")
 
 
 def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[pd.DataFrame, tuple]:
@@ -44,18 +57,30 @@ def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[p
         raise DataError(f"missing values in {'; '.join(parts)}. Fill them in, or pass "
                         "dropna=True to drop those rows (the fit then reports how many)")
     dropped = tuple(data.index[bad])
+    if bad.all():
+        raise DataError(f"every row has a missing value in the model's columns "
+                        f"({', '.join(repr(c) for c in cols if na[c].any())}): no rows are left "
+                        "after dropping them")
     warn(f"dropped {len(dropped)} of {len(data)} rows with missing values "
          f"({format_rows(list(dropped))})")
     return data.loc[~bad], dropped
 
 
 def numeric_column(data: pd.DataFrame, col: str, role: str, hint: str = "") -> np.ndarray:
-    values = pd.to_numeric(data[col], errors="coerce")
-    bad = values.isna() & data[col].notna()
+    """The column as floats; text that reads as numbers is converted with a warning. ``hint``
+    ends the error for a non-numeric column (what to do instead)."""
+    raw = data[col]
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(object)
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
     if bad.any():
-        examples = ", ".join(repr(v) for v in data[col][bad].unique()[:3])
+        examples = ", ".join(show(v) for v in raw[bad].unique()[:3])
         raise DataError(f"the {role} '{col}' must be numeric; non-numeric values ({examples}) in "
                         f"{format_rows(list(data.index[bad]))}{hint}")
+    if raw.dtype.kind == "O" or pd.api.types.is_string_dtype(raw.dtype):
+        warn(f"the {role} '{col}' holds numbers written as text; they are used as numbers. "
+             f"Convert the column (pd.to_numeric) to silence this warning")
     return values.to_numpy(dtype=float)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import names
-from ..errors import DataError, SpecError
+from ..errors import SpecError
 from ..families import Family, get_family
 from ..formula import GroupSpec, Spec, check_levels
 from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
@@ -33,6 +33,15 @@ from .checks import (
     handle_missing,
     numeric_column,
     yes_no_hint,
+)
+from .validate import (
+    check_frame,
+    check_identifiable,
+    check_kinds,
+    check_matrix,
+    check_roles,
+    prepare,
+    used_frame,
 )
 
 
@@ -84,6 +93,9 @@ class Design:
     level2_terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fixed_matrix: object = None  # formulae CommonEffectsMatrix, to encode new data alike
     factor_matrices: tuple = ()  # per factor: formulae matrices of its varying-effects columns
+    #: the model's columns for the rows used, as checked (:mod:`hiermod.design.validate`):
+    #: what a Fit keeps and saves, row for row with y (an index may repeat labels)
+    frame: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def n_obs(self) -> int:
@@ -164,10 +176,14 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     Raises
     ------
     DataError
-        Unknown column, missing values, non-numeric outcome, 0/1 outcome that isn't, successes
-        above trials, a grouping factor with a single level.
+        Unknown or repeated column, missing or non-finite values, a column of mixed or
+        unsupported types (:mod:`hiermod.design.validate`), non-numeric outcome, 0/1 outcome
+        that isn't, successes above trials, a constant gaussian outcome, a grouping factor with
+        a single level, a model-matrix column that is not finite (log of values <= 0), fixed
+        effects that are not identifiable (collinear, constant or all-zero columns).
     SpecError
-        A term formulae cannot build; names that collide with hiermod's own.
+        A term formulae cannot build; names that collide with hiermod's own (a predictor
+        named 'Intercept' or 'sigma', a factor named 'obs', ...); the outcome on both sides.
 
     Examples
     --------
@@ -177,15 +193,16 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     >>> d.fixed_terms, d.factors[0].terms, d.factors[0].n_levels
     (('Intercept', 'Days'), ('Intercept', 'Days'), 18)
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if len(data) == 0:
-        raise DataError("data has no rows")
+    check_frame(data)
     family = get_family(spec.family, spec.link)
     roles = used_columns(spec)
     check_columns(data, roles)
+    check_roles(spec, roles)
+    data = used_frame(data, roles)
+    kinds = check_kinds(data, roles)
     check_levels(spec, data)
     data, dropped = handle_missing(data, list(roles), dropna)
+    data = prepare(data, spec, roles, kinds)
     if spec.response.event is not None:
         y = event_indicator(data, spec.response.name, spec.response.event)
     else:
@@ -201,13 +218,17 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     fixed_common = model_matrix(spec.fixed, data, "fixed effects")
     X, fixed_terms = matrix_columns(fixed_common, len(data))
     names.check_user_names(fixed_terms, spec.factors)
+    rows = np.asarray(data.index)
+    check_matrix(X, fixed_terms, rows, "fixed-effects")
+    check_identifiable(X, fixed_terms)
     factors, mats = [], []
     for factor in spec.factors:
         fd, m = factor_design([g for g in spec.groups if g.factor == factor], data, factor)
-        check_factor(np.asarray(data.index), fd.name, fd.index, fd.levels, fd.q)
+        check_matrix(fd.Z, fd.terms, rows, f"varying-effects (of '{factor}')")
+        check_factor(rows, fd.name, fd.index, fd.levels, fd.q)
         factors.append(fd)
         mats.append(m)
     l2 = tuple((fd.name, level2_terms(X, fixed_terms, fd)) for fd in factors)
     return Design(spec=spec, y=y, X=X, fixed_terms=fixed_terms, factors=tuple(factors),
-                  trials=trials, rows=np.asarray(data.index), dropped_rows=dropped,
-                  level2_terms=l2, fixed_matrix=fixed_common, factor_matrices=tuple(mats))
+                  trials=trials, rows=rows, dropped_rows=dropped, level2_terms=l2,
+                  fixed_matrix=fixed_common, factor_matrices=tuple(mats), frame=data)

@@ -51,6 +51,12 @@ class Family(ABC):
             raise DataError(f"the outcome '{column}' of a {self.name} model must be finite; "
                             f"non-finite values (inf, -inf) in {format_rows(list(rows[bad]))}")
 
+    def boundary_rows(self, y: np.ndarray, trials: np.ndarray | None):
+        """(at_lower, at_upper): the rows whose outcome sits at the lower / upper end of its
+        range (0 successes; all successes), where the ML linear predictor can run to −∞ / +∞;
+        None for a family without such ends (gaussian). Used to detect separation."""
+        return None
+
     def prior_location_scale(self, y: np.ndarray, trials: np.ndarray | None) -> tuple[float, float]:
         """(centre, scale) of the outcome on the link scale, for the default priors."""
         return 0.0, 1.0

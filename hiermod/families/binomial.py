@@ -41,6 +41,9 @@ class Binomial(Family):
             raise DataError(f"the outcome '{column}' of a {self.name} model has more successes "
                             f"than trials; offending {format_rows(list(rows[over]))}")
 
+    def boundary_rows(self, y, trials):
+        return y == 0, y == self._n(trials) * np.ones_like(y)
+
     def prior_location_scale(self, y, trials):
         p = float(np.sum(y) / np.sum(self._n(trials) * np.ones_like(y)))
         p = min(max(p, 0.01), 0.99)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
+from ..errors import DataError
 from .base import EtaStats, Family
 
 
@@ -17,6 +18,13 @@ class Gaussian(Family):
     has_sigma: bool = True
     link_latex: str = ""
     link_html: str = ""
+
+    def check_outcome(self, y, trials, rows, column):
+        super().check_outcome(y, trials, rows, column)
+        if len(y) and np.ptp(y) == 0:
+            raise DataError(f"the outcome '{column}' has the same value ({y[0]:g}) in every row: "
+                            "there is no variation for a gaussian model to explain (its "
+                            "residual sd would be 0)")
 
     def prior_location_scale(self, y, trials):
         s = float(np.std(y))

@@ -26,6 +26,9 @@ class Poisson(Family):
             raise DataError(f"the outcome '{column}' of a poisson model must be whole numbers "
                             f">= 0; offending {format_rows(list(rows[bad]))}")
 
+    def boundary_rows(self, y, trials):
+        return y == 0, np.zeros(len(y), bool)
+
     def prior_location_scale(self, y, trials):
         return float(np.log(max(float(np.mean(y)), 0.01))), 1.0
 

@@ -24,12 +24,13 @@ from .types import GroupSpec, Response, Spec
 #: Functions a formula may call (evaluated by formulae with hiermod's implementations).
 ALLOWED_FUNCTIONS = frozenset(SAFE_NAMESPACE)
 
-_IDENT = r"[A-Za-z_][A-Za-z0-9_.]*"
+#: a column name: a letter of any script or '_', then letters, digits, '_' or '.'
+_IDENT = r"[^\W\d][\w.]*"
 _FORBIDDEN = [
     (re.compile(r"__"), "double underscores"),
     (re.compile(r"[\[\]{};'\"`\\@$!?#]"), "the character {m}"),
     (re.compile(r"\blambda\b|\bimport\b"), "the keyword {m}"),
-    (re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*\.\s*[A-Za-z_][A-Za-z0-9_]*"), "attribute access ('{m}')"),
+    (re.compile(r"[^\W\d]\w*\s*\.\s*[^\W\d]\w*"), "attribute access ('{m}')"),
     (re.compile(r"(?<![<>=!])=(?!=)"), "keyword arguments ('=')"),
 ]
 

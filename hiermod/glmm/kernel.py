@@ -47,19 +47,21 @@ ADAPTIVE, NONCENTERED = 1, 0
 
 
 @numba.njit(**_JIT)
-def _softplus(x):
-    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
-
-
-@numba.njit(**_JIT)
 def _loglik(fam, y, n, eta, deta):
-    """Σ_i ℓ(y_i | η_i) without constants; ∂ℓ/∂η_i written into deta."""
+    """Σ_i ℓ(y_i | η_i) without constants; ∂ℓ/∂η_i written into deta.
+
+    Binomial: with e = exp(−|η|), softplus(η) = max(η, 0) + log1p(e) and
+    logit⁻¹(η) = 1/(1 + e) (η ≥ 0) or e/(1 + e): one exp and one log1p per cell."""
     total = 0.0
-    for i in range(len(y)):
-        if fam == BINOMIAL:
-            total += y[i] * eta[i] - n[i] * _softplus(eta[i])
-            deta[i] = y[i] - n[i] / (1.0 + math.exp(-eta[i]))
-        else:
+    if fam == BINOMIAL:
+        for i in range(len(y)):
+            h = eta[i]
+            e = math.exp(-abs(h))
+            total += y[i] * h - n[i] * (max(h, 0.0) + math.log1p(e))
+            p = 1.0 / (1.0 + e) if h >= 0.0 else e / (1.0 + e)
+            deta[i] = y[i] - n[i] * p
+    else:
+        for i in range(len(y)):
             mu = math.exp(eta[i])
             total += y[i] * eta[i] - mu
             deta[i] = y[i] - mu

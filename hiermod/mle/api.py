@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
 from .. import names
 from ..design import Design, make_design
-from ..errors import SpecError
+from ..errors import DataError, SpecError
 from ..formula import Spec, parse_formula
+from .checks import separated_terms, settle
 from .glmm_fit import SE_METHODS, fit_glmm
 from .lmm import check_method, fit_lmm
 from .result import RemlFit
@@ -45,7 +48,7 @@ def _method(method: str | None, family: str) -> str:
 
 def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
          method: str | None = None, family: str | None = None,
-         dropna: bool = False, se: str = "exact") -> RemlFit:
+         dropna: bool = False, se: str = "exact", ddf: str | None = None) -> RemlFit:
     """Fit a multilevel model by REML or ML (gaussian) or Laplace ML (binomial, bernoulli,
     poisson), on the same Design the Bayesian fit uses.
 
@@ -67,6 +70,10 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         Binomial, bernoulli and poisson models: "lme4" reproduces glmer's fixed-effect SEs,
         which come from its early-stopped PIRLS (see :func:`fit_glmm`); "exact" (default) uses
         the exact Laplace deviance. Gaussian models: the two are the same (lmer's SEs are exact).
+    ddf : {"satterthwaite", "kenward-roger", "between-within", "residual"}, optional
+        Gaussian models: denominator df of the t and F tests (default "satterthwaite", as
+        lmerTest); "kenward-roger" also reports Kenward–Roger's adjusted SEs (REML only). See
+        :func:`hiermod.mle.fit_lmm`. GLMMs use z tests and refuse the argument.
 
     Returns
     -------
@@ -77,7 +84,17 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
     SpecError
         Unknown method, REML for a non-gaussian family, a malformed formula.
     DataError
-        Data that do not fit the formula (from :func:`make_design`).
+        Data that do not fit the formula (from :func:`make_design`: non-finite values,
+        collinear or constant predictors, a constant gaussian outcome, ...), or a likelihood
+        that cannot be computed.
+
+    Notes
+    -----
+    What ML cannot estimate is said, not hidden (:mod:`hiermod.mle.checks`): separation in a
+    binomial, bernoulli or poisson model gives ``converged=False`` with the reason, a group sd
+    that runs off because some groups' outcomes are all 0 or all 1 gets a note, and
+    non-finite estimates are never marked converged. Notes are in ``fit.notes``, in
+    ``summary()`` and issued as warnings.
 
     Examples
     --------
@@ -92,9 +109,27 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
     design, spec, method = _design(spec_or_formula, data, family, method)
     if design is None:
         design = make_design(spec, data, dropna=dropna)
-    if design.family == "gaussian":
-        return fit_lmm(design, method)
-    return fit_glmm(design, method, se=se)
+    separated = separated_terms(design)
+    if design.family != "gaussian" and ddf is not None:
+        raise SpecError(f"ddf={ddf!r} applies to gaussian models; a {design.family} model's "
+                        "fixed effects are tested with Wald z tests (as glmer)")
+    with numerical_failure():
+        fit = (fit_lmm(design, method, ddf=ddf or "satterthwaite")
+               if design.family == "gaussian" else fit_glmm(design, method, se=se))
+    return settle(fit, design, separated)
+
+
+@contextmanager
+def numerical_failure():
+    """A linear-algebra or floating-point failure of the optimisation as a DataError (the
+    data's scales are the usual cause once the design checks have passed)."""
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError, OverflowError) as exc:
+        raise DataError(f"the likelihood could not be computed ({type(exc).__name__}: {exc}): "
+                        "predictors or outcome on extreme scales, or nearly collinear "
+                        "predictors; standardize the predictors and check the data") from exc
 
 
 def reml_vs_ml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
@@ -127,7 +162,8 @@ def reml_vs_ml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None =
     design, spec, _ = _design(spec_or_formula, data, None, "REML")
     if design is None:
         design = make_design(spec, data, dropna=dropna)
-    fits = {m: fit_lmm(design, m) for m in ("REML", "ML")}
+    with numerical_failure():
+        fits = {m: settle(fit_lmm(design, m), design) for m in ("REML", "ML")}
     a, b = (fits[m].varcorr_table() for m in ("REML", "ML"))
     p = len(design.fixed_terms)
     n_groups = {fd.name: fd.n_levels for fd in design.factors}

@@ -11,8 +11,11 @@ from ..design import Design
 from ..errors import SpecError
 from ..families import Bound, EtaStats, get_family
 from ..glm import irls
+from .glmm_schur import SchurGlmm
 from .layout import BlockedZ, make_theta_map
-from .pls import inverse_logdet
+from .linalg import inverse_logdet
+from .pirls import pirls_loop
+from .schur import use_schur
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +79,9 @@ class GlmmProblem:
         self.bz = BlockedZ.from_factors(design.factors, self.n)
         self.tmap = make_theta_map(design, self.bz)
         self.const = self.family.constant()
+        #: several grouping factors: the block-diagonal + Schur-complement algebra
+        self.schur = SchurGlmm(design.factors, self.n, self.tmap, self.X, self.family,
+                               self.const) if use_schur(self.bz) else None
         self._eye = np.eye(self.bz.m)
         self._u = np.zeros((self.bz.J, self.bz.m))
 
@@ -100,31 +106,25 @@ class GlmmProblem:
         after a full step smaller than ``tol``·(1 + max|u|): Newton's quadratic convergence then
         leaves an error of order tol², far below what the deviance and its gradient resolve.
         """
+        if self.schur is not None:
+            return self.schur.pirls(theta, beta, u0, tol, max_iter)
         lam = self.tmap.lam(theta)
         offset = self.X @ beta
         u = self._u if u0 is None else u0
-        eta = offset + self.bz.mul(u @ lam.T)
-        pdev = self._pdev(eta, u)
-        for _ in range(max_iter):
+
+        def eta_of(v):
+            return offset + self.bz.mul(v @ lam.T)
+
+        def newton_step(v, eta):
             st = self.family.stats(eta)
-            LZWZ = lam.T @ self.bz.crossprod(st.weight)
-            A = LZWZ @ lam + self._eye
-            grad = self.bz.tmul(st.score) @ lam - u
-            delta = (grad / A[:, :, 0] if A.shape[1] == 1 else
-                     np.linalg.solve(A, grad[:, :, None])[:, :, 0])
-            t = 1.0
-            while True:
-                un = u + t * delta
-                etan = offset + self.bz.mul(un @ lam.T)
-                pn = self._pdev(etan, un)
-                if pn <= pdev + 1e-12 * abs(pdev) or t < 1e-8:
-                    break
-                t *= 0.5
-            step = float(np.max(np.abs(t * delta)))
-            done = (t == 1.0 and step < tol * (1.0 + float(np.max(np.abs(un))))) or step < 1e-12
-            u, eta, pdev = un, etan, pn
-            if done:
-                break
+            A = lam.T @ self.bz.crossprod(st.weight) @ lam + self._eye
+            grad = self.bz.tmul(st.score) @ lam - v
+            return (grad / A[:, :, 0] if A.shape[1] == 1 else
+                    np.linalg.solve(A, grad[:, :, None])[:, :, 0])
+
+        eta = eta_of(u)
+        u, eta = pirls_loop(u, eta, self._pdev(eta, u), newton_step, eta_of, self._pdev, tol,
+                            max_iter)
         st = self.family.stats(eta)
         LZWZ = lam.T @ self.bz.crossprod(st.weight)
         Ainv, logdetA = inverse_logdet(LZWZ @ lam + self._eye)
@@ -145,6 +145,8 @@ class GlmmProblem:
 
     def leverages(self, ps: PirlsState) -> np.ndarray:
         """h_i = z_iᵀΛA⁻¹Λᵀz_i."""
+        if self.schur is not None:
+            return ps.factor.leverages()
         bz = self.bz
         if bz.by_level:
             fd = bz.factors[0]
@@ -155,6 +157,8 @@ class GlmmProblem:
 
     def gradient(self, ps: PirlsState) -> np.ndarray:
         """Analytic gradient of the Laplace deviance in (θ, β) (see the class Notes)."""
+        if self.schur is not None:
+            return self.schur.gradient(ps)
         st = ps.stats
         v = st.dweight * self.leverages(ps)
         zs = self.bz.tmul(st.score)
@@ -165,6 +169,20 @@ class GlmmProblem:
         direct = (ps.Ainv @ ps.LZWZ).sum(axis=0).T
         M = -2.0 * zs.T @ ps.u + 2.0 * direct + r.T @ ps.u + zs.T @ c
         return np.concatenate([self.tmap.fold(M), g_beta])
+
+
+def conditional_modes(problem: GlmmProblem, ps) -> np.ndarray:
+    """b = Λu* in blocks (J, m) (several factors: the dense layout, (1, m))."""
+    if problem.schur is not None:
+        return problem.schur.conditional_modes(ps)
+    return ps.u @ ps.lam.T
+
+
+def conditional_var(problem: GlmmProblem, ps) -> np.ndarray:
+    """Diagonal of ΛA⁻¹Λ' at the conditional modes, in the layout of :func:`conditional_modes`."""
+    if problem.schur is not None:
+        return problem.schur.conditional_var(ps)
+    return np.diagonal(ps.lam @ ps.Ainv @ ps.lam.T, axis1=1, axis2=2)
 
 
 def glm_start(problem: GlmmProblem, max_iter: int = 25) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..design import Design
 from ..errors import SpecError
-from .glmm import GlmmProblem, glm_start
+from .glmm import GlmmProblem, conditional_modes, conditional_var, glm_start
+from .linalg import blas_threads, large_system
 from .lme4_laplace import Lme4Laplace
 from .lmm import check_method, split_effects
 from .optimize import check_convergence, fd_hessian, minimize_bounded
@@ -59,6 +60,11 @@ def fit_glmm(design: Design, method: str = "ML", start: np.ndarray | None = None
     check_method(method, design.family)
     if not design.factors:
         raise SpecError("the model has no varying effects (no '(... | group)' term)")
+    with blas_threads(large_system(design)):
+        return _fit(design, method, start, se)
+
+
+def _fit(design: Design, method: str, start: np.ndarray | None, se: str) -> RemlFit:
     problem = GlmmProblem(design)
     tmap, K = problem.tmap, problem.n_theta
     if start is None:
@@ -89,9 +95,8 @@ def fit_glmm(design: Design, method: str = "ML", start: np.ndarray | None = None
     theta, beta = problem.split(x)
     varcomps = varcomps_from_theta(design, tmap, theta, 1.0)
     singular, boundary, why = boundary_report(design, tmap, theta, varcomps)
-    modes = ps.u @ ps.lam.T
-    condvar = np.diagonal(ps.lam @ ps.Ainv @ ps.lam.T, axis1=1, axis2=2)
-    ranef = split_effects(design, problem, modes, condvar)
+    ranef = split_effects(design, problem, conditional_modes(problem, ps),
+                          conditional_var(problem, ps))
     return RemlFit(
         method="Laplace", family=design.family, formula=design.spec.formula,
         fixed_terms=design.fixed_terms, beta=beta, vcov=vcov, df=None, sigma=None,

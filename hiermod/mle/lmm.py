@@ -6,10 +6,13 @@ import numpy as np
 
 from ..design import Design
 from ..errors import SpecError
-from .optimize import check_convergence, minimize_bounded
+from .ddf import between_within_ddf, check_ddf, residual_ddf
+from .kenward_roger import kenward_roger
+from .linalg import blas_threads, large_system
+from .optimize import check_convergence
 from .pls import LmmProblem
 from .result import GroupEffects, RemlFit, boundary_report, varcomps_from_theta
-from .satterthwaite import satterthwaite_df
+from .satterthwaite import satterthwaite
 
 METHODS = ("REML", "ML")
 
@@ -35,7 +38,7 @@ def split_effects(design: Design, problem: LmmProblem, blocked_mode: np.ndarray,
 
 
 def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = None,
-            optimize: bool = True) -> RemlFit:
+            optimize: bool = True, ddf: str = "satterthwaite") -> RemlFit:
     """Fit a gaussian multilevel model by REML or ML, as lme4's ``lmer`` does.
 
     Parameters
@@ -49,6 +52,12 @@ def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = Non
         With False, evaluate everything at ``start`` without optimising (e.g. at another
         program's θ̂, to compare the downstream computations); the convergence check then
         reports whether ``start`` is an optimum.
+    ddf : {"satterthwaite", "kenward-roger", "between-within", "residual"}
+        Denominator df of the t and F tests of the fixed effects (``RemlFit.df``,
+        :meth:`RemlFit.fixed_table`, :meth:`RemlFit.contrast`, :meth:`RemlFit.f_test`):
+        Satterthwaite (lmerTest's default), Kenward–Roger (REML only; the SEs are then those
+        of the adjusted covariance Φ_A, :mod:`hiermod.mle.kenward_roger`), the between–within
+        count (one grouping factor) or n − p (:mod:`hiermod.mle.ddf`).
 
     Returns
     -------
@@ -84,18 +93,24 @@ def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = Non
     if not design.factors:
         raise SpecError("the model has no varying effects (no '(... | group)' term): REML/ML "
                         "of a multilevel model needs at least one grouping factor")
+    ddf = check_ddf(ddf, method)
+    with blas_threads(large_system(design)):
+        return _fit(design, method, start, optimize, ddf)
+
+
+def _fit(design: Design, method: str, start: np.ndarray | None, optimize: bool,
+         ddf: str) -> RemlFit:
     reml = method == "REML"
     problem = LmmProblem(design)
     tmap = problem.tmap
-    x0 = tmap.start() if start is None else np.asarray(start, float)
     if optimize:
-        opt = minimize_bounded(lambda th: problem.deviance_and_grad(th, reml), x0,
-                               tmap.lower, probe=tmap.is_diagonal, check=False)
+        opt = problem.minimize(reml, start)
         theta, free, n_evals = opt.x, opt.free, opt.n_evals
     else:
         if start is None:
             raise SpecError("optimize=False needs the θ to evaluate at, as start")
-        theta, free, n_evals = x0, x0 > tmap.lower, 0
+        theta = np.asarray(start, float)
+        free, n_evals = theta > tmap.lower, 0
     st = problem.solve(theta)
     sigma = float(np.sqrt(st.r2 / problem.nu(reml)))
     criterion = problem.profiled(st, reml)
@@ -109,7 +124,7 @@ def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = Non
             H[:, k] = (problem.gradient(sp, reml) - problem.gradient(sm, reml)) / (2 * h)
         H = 0.5 * (H + H.T)[np.ix_(free, free)]
     converged, message = check_convergence(problem.gradient(st, reml), H, free)
-    df = satterthwaite_df(problem, st, sigma, reml, perturbed)
+    inference = fixed_inference(ddf, problem, st, sigma, reml, perturbed)
 
     varcomps = varcomps_from_theta(design, tmap, theta, sigma)
     singular, boundary, why = boundary_report(design, tmap, theta, varcomps)
@@ -117,9 +132,22 @@ def fit_lmm(design: Design, method: str = "REML", start: np.ndarray | None = Non
                           problem.conditional_cov(st, sigma**2))
     return RemlFit(
         method=method, family="gaussian", formula=design.spec.formula,
-        fixed_terms=design.fixed_terms, beta=st.beta, vcov=sigma**2 * st.Sinv, df=df,
+        fixed_terms=design.fixed_terms, beta=st.beta, vcov=sigma**2 * st.Sinv,
+        df=inference.df(np.eye(problem.p)),
         sigma=sigma, theta=theta, varcomps=varcomps, ranef=ranef, loglik=-0.5 * criterion,
         criterion=criterion, n_obs=problem.n, n_params=problem.p + len(theta) + 1,
         converged=converged, convergence_message=message, singular=singular,
         boundary=boundary, singular_message=why, n_evals=n_evals + 2 * len(theta) + 1,
-        design=design)
+        design=design, inference=inference)
+
+
+def fixed_inference(ddf: str, problem: LmmProblem, st, sigma: float, reml: bool, perturbed):
+    """The covariance of β̂ and the df rule of the t / F tests, for the chosen ``ddf``."""
+    if ddf == "kenward-roger":
+        return kenward_roger(problem, st, sigma)
+    if ddf == "satterthwaite":
+        return satterthwaite(problem, st, sigma, reml, perturbed)
+    vcov = sigma**2 * st.Sinv
+    if ddf == "residual":
+        return residual_ddf(problem.design, vcov)
+    return between_within_ddf(problem.design, vcov)

@@ -2,55 +2,32 @@
 β and σ.
 
 All data enter through cross-products computed once (Z'Z, Z'X, Z'y, X'X, X'y, y'y), so one
-evaluation at a new θ costs the factorization of J small m × m blocks (or one dense block) plus
-a p × p Cholesky, whatever the number of observations.
+evaluation at a new θ costs the factorization of J small m × m blocks (one grouping factor; with
+several, a block-diagonal part and the Schur complement of the rest, :mod:`.schur`) plus a
+p × p Cholesky, whatever the number of observations.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..design import Design
 from .layout import BlockedZ, ThetaMap, make_theta_map
+from .linalg import inverse_logdet
+from .optimize import BOUNDARY_TOL, OptResult, minimize_bounded
+from .pls_state import PlsSolution
+from .schur import SchurPls, use_schur
 
 
-def inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
-    """Inverses of a stack of symmetric positive-definite blocks (k, m, m) and Σ log|A_k|.
+@dataclass(frozen=True, eq=False, kw_only=True)
+class PLSState(PlsSolution):
+    """:class:`~hiermod.mle.pls_state.PlsSolution` of a single grouping factor: ``u`` in blocks
+    (J, m), with the blocks of A⁻¹ = (Λ'Z'ZΛ + I)⁻¹, Λ'Z'Z, Λ'Z'X and F = A⁻¹Λ'Z'X."""
 
-    The Cholesky factorization checks positive definiteness (LinAlgError otherwise); 1 × 1
-    blocks take an elementwise shortcut.
-    """
-    if A.shape[1] == 1:
-        a = A[:, 0, 0]
-        if np.any(a <= 0):
-            raise np.linalg.LinAlgError("matrix is not positive definite")
-        return (1.0 / a)[:, None, None], float(np.log(a).sum())
-    chol = np.linalg.cholesky(A)
-    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
-    return np.linalg.inv(A), logdet
-
-
-@dataclass(frozen=True, eq=False)
-class PLSState:
-    """Solution of the penalized least-squares problem at one θ.
-
-    ``A`` blocks are Λ'Z'ZΛ + I (L_θ L_θᵀ in lme4), ``S`` = R_XᵀR_X = X'X − R_ZXᵀR_ZX, ``u`` the
-    spherical conditional modes (blocked, (J, m)), ``r2`` the penalized residual sum of squares
-    ‖y − Xβ − ZΛu‖² + ‖u‖².
-    """
-
-    theta: np.ndarray
     lam: np.ndarray
     Ainv: np.ndarray
-    logdetA: float
-    S: np.ndarray
-    Sinv: np.ndarray
-    logdetS: float
-    beta: np.ndarray
-    u: np.ndarray
-    r2: float
     LZZ: np.ndarray
     LZX: np.ndarray
     F: np.ndarray
@@ -95,7 +72,9 @@ class LmmProblem:
 
     with W = A⁻¹Λ'Z'Z (ML, M = A) or W = A⁻¹Λ'Z'Z − FS⁻¹(X'Z − F'Λ'Z'Z), F = A⁻¹Λ'Z'X
     (REML, M the whole system matrix, log|M| = log|A| + log|S|). When Z'Z is block diagonal (one
-    grouping factor) only the diagonal blocks of W are needed.
+    grouping factor) only the diagonal blocks of W are needed. With several grouping factors
+    every operation on A goes through :class:`~hiermod.mle.schur.SchurPls` (a block-diagonal
+    part and the Schur complement of the rest), never through a dense factorization of A.
     """
 
     def __init__(self, design: Design) -> None:
@@ -104,13 +83,40 @@ class LmmProblem:
         self.n, self.p = X.shape
         self.bz = BlockedZ.from_factors(design.factors, self.n)
         self.tmap: ThetaMap = make_theta_map(design, self.bz)
-        self.ZtZ = self.bz.crossprod()
+        #: several grouping factors: the block-diagonal + Schur-complement algebra
+        self.schur = SchurPls(design, self.bz, self.tmap) if use_schur(self.bz) else None
+        self.ZtZ = self.bz.crossprod() if self.schur is None else None
         self.ZtX = self.bz.tmul(X)
         self.Zty = self.bz.tmul(y)
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self.yty = float(y @ y)
         self._eye = np.eye(self.bz.m)
+
+    def minimize(self, reml: bool, start: np.ndarray | None = None) -> OptResult:
+        """Minimise the REML criterion (``reml``) or the profiled deviance over θ, from
+        ``start`` (default T_g = I), with the convergence check left to the caller.
+
+        An optimum with a diagonal θ_k on its bound of 0 is checked by a second run from
+        T_g = 0.1 I: from T_g = I a slope on a large scale (years of education) can send the
+        optimizer to a boundary point with a worse criterion (a perfectly correlated pair),
+        which the probe of :func:`~hiermod.mle.optimize.minimize_bounded` does not leave.
+        """
+        tm = self.tmap
+        x0 = tm.start() if start is None else np.asarray(start, float)
+
+        def run(x):
+            return minimize_bounded(lambda th: self.deviance_and_grad(th, reml), x, tm.lower,
+                                    probe=tm.is_diagonal, check=False)
+
+        opt = run(x0)
+        if np.any(tm.is_diagonal & (opt.x <= BOUNDARY_TOL)):
+            alt = run(np.where(tm.is_diagonal, 0.1, 0.0))
+            n_evals = opt.n_evals + alt.n_evals
+            if alt.fun < opt.fun - 1e-10 * max(1.0, abs(opt.fun)):
+                opt = alt
+            opt = replace(opt, n_evals=n_evals)
+        return opt
 
     def nu(self, reml: bool) -> int:
         """Degrees of freedom of the residual: n − p (REML) or n (ML)."""
@@ -120,6 +126,8 @@ class LmmProblem:
 
     def solve(self, theta: np.ndarray) -> PLSState:
         """Conditional modes, β and r² at θ."""
+        if self.schur is not None:
+            return self.schur.solve(theta, self.XtX, self.Xty, self.yty)
         theta = np.asarray(theta, dtype=float)
         lam = self.tmap.lam(theta)
         LZZ = lam.T @ self.ZtZ
@@ -138,7 +146,8 @@ class LmmProblem:
         beta = Sinv @ rhs
         u = Fy - F @ beta
         r2 = self.yty - float(u.ravel() @ LZy.ravel()) - float(beta @ self.Xty)
-        return PLSState(theta, lam, Ainv, logdetA, S, Sinv, logdetS, beta, u, r2, LZZ, LZX, F)
+        return PLSState(theta=theta, lam=lam, Ainv=Ainv, logdetA=logdetA, S=S, Sinv=Sinv,
+                        logdetS=logdetS, beta=beta, u=u, r2=r2, LZZ=LZZ, LZX=LZX, F=F)
 
     # --- deviance and its gradient -------------------------------------------------------------
 
@@ -149,6 +158,9 @@ class LmmProblem:
         return d + st.logdetS if reml else d
 
     def _dlogdet_dr2(self, st: PLSState, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+        """∂(log|A| (+ log|S| for REML))/∂θ and ∂r²/∂θ (see the class Notes)."""
+        if self.schur is not None:
+            return self.schur.dlogdet_dr2(st, reml)
         b = st.u @ st.lam.T
         eZ = self.Zty - (self.ZtZ @ b[:, :, None])[:, :, 0] - self.ZtX @ st.beta
         dr2 = -2.0 * self.tmap.fold(eZ.T @ st.u)
@@ -210,9 +222,13 @@ class LmmProblem:
 
     def conditional_modes(self, st: PLSState) -> np.ndarray:
         """b = Λu in blocks (J, m)."""
+        if self.schur is not None:
+            return self.schur.conditional_modes(st)
         return st.u @ st.lam.T
 
     def conditional_cov(self, st: PLSState, scale2: float) -> np.ndarray:
         """Diagonal of σ²ΛA⁻¹Λ' in blocks (J, m): lme4's condVar (β held at β̂)."""
+        if self.schur is not None:
+            return self.schur.conditional_cov(st, scale2)
         V = st.lam @ st.Ainv @ st.lam.T
         return scale2 * np.diagonal(V, axis1=1, axis2=2)

@@ -10,6 +10,9 @@ from scipy import stats
 
 from .. import names
 from ..design import Design
+from .confint import confint
+from .contrasts import contrast_table, joint_test
+from .lrt import anova
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +61,8 @@ class RemlFit:
     beta, vcov : ndarray
         Fixed effects and their covariance matrix.
     df : ndarray or None
-        Satterthwaite degrees of freedom of each fixed effect (gaussian models), else None
-        (Wald z tests).
+        Denominator degrees of freedom of each fixed effect's t test (gaussian models; the
+        method is ``ddf``), else None (Wald z tests).
     sigma : float or None
         Residual sd (gaussian models).
     theta : ndarray
@@ -78,6 +81,11 @@ class RemlFit:
     se_method : str
         "exact", or "lme4" when the GLMM's vcov reproduces glmer's (see
         :mod:`hiermod.mle.lme4_laplace`).
+    inference : object or None
+        Gaussian models: the df rule and covariance of β̂ the tests use
+        (:class:`~hiermod.mle.satterthwaite.Satterthwaite`,
+        :class:`~hiermod.mle.kenward_roger.KenwardRoger` or a
+        :class:`~hiermod.mle.ddf.CountedDdf`), with ``df(C)`` and ``f_test(L, beta)``.
     """
 
     method: str
@@ -103,12 +111,29 @@ class RemlFit:
     n_evals: int
     design: Design = field(repr=False)
     se_method: str = "exact"
+    #: what the fit could not estimate, in words (separation, groups whose sd ran off,
+    #: non-finite estimates; :mod:`hiermod.mle.checks`), printed by :meth:`summary`
+    notes: tuple[str, ...] = ()
+    inference: object = field(default=None, repr=False)
 
     # --- scalar summaries -----------------------------------------------------------------
 
     @property
+    def ddf(self) -> str | None:
+        """The df method of the t / F tests ("Satterthwaite", "Kenward-Roger", ...), None for
+        the z tests of a GLMM."""
+        return None if self.inference is None else self.inference.name
+
+    @property
+    def vcov_beta(self) -> np.ndarray:
+        """Covariance of β̂ the tests use: Kenward–Roger's adjusted Φ_A with
+        ddf="kenward-roger", else ``vcov``."""
+        return self.vcov if self.inference is None else self.inference.vcov
+
+    @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.vcov))
+        """SEs of the fixed effects (from :attr:`vcov_beta`)."""
+        return np.sqrt(np.diag(self.vcov_beta))
 
     @property
     def aic(self) -> float:
@@ -139,10 +164,11 @@ class RemlFit:
     # --- tables ---------------------------------------------------------------------------
 
     def fixed_table(self, level: float = 0.95) -> pd.DataFrame:
-        """Fixed effects: estimate, SE, (Satterthwaite df), t or z, p-value and Wald interval.
+        """Fixed effects: estimate, SE, (df), t or z, p-value and Wald interval.
 
-        Gaussian models use the t distribution with Satterthwaite df (as lmerTest); GLMMs the
-        normal distribution (Wald z, as glmer's summary).
+        Gaussian models use the t distribution with the fit's ``ddf`` (Satterthwaite by
+        default, as lmerTest; with Kenward–Roger the SE is the adjusted one); GLMMs the normal
+        distribution (Wald z, as glmer's summary). ``attrs["ddf"]`` names the method.
         """
         se = self.se
         stat = self.beta / se
@@ -160,7 +186,26 @@ class RemlFit:
         frame[f"{100 * (1 - q):g}%"] = self.beta - crit * se
         frame[f"{100 * q:g}%"] = self.beta + crit * se
         frame.index.name = "term"
+        frame.attrs["ddf"] = self.ddf or "none (Wald z)"
         return frame
+
+    def contrast(self, weights, level: float = 0.95) -> pd.DataFrame:
+        """t tests of linear combinations of the fixed effects (:func:`contrast_table`)."""
+        return contrast_table(self, weights, level)
+
+    def anova(self, *others: RemlFit, refit: bool = True) -> pd.DataFrame:
+        """Likelihood-ratio tests against other fits of the same data
+        (:func:`hiermod.mle.anova`)."""
+        return anova(self, *others, refit=refit)
+
+    def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500,
+                random_seed=None, n_jobs: int | None = None) -> pd.DataFrame:
+        """Profile, bootstrap or Wald intervals (:func:`hiermod.mle.confint.confint`)."""
+        return confint(self, method, level, nsim, random_seed, n_jobs)
+
+    def f_test(self, L, rhs=None) -> dict[str, float]:
+        """Joint F test of Lβ = rhs with the fit's ddf (:func:`joint_test`)."""
+        return joint_test(self, L, rhs)
 
     def varcorr_table(self) -> pd.DataFrame:
         """Variance components: sds, correlations and the residual sd, one row each.
@@ -215,10 +260,11 @@ class RemlFit:
         lines += ["  " + s for s in self.fixed_table().to_string(
             float_format=lambda v: f"{v:.5g}").splitlines()]
         notes = []
-        if not self.converged:
+        if not self.converged and self.convergence_message not in self.notes:
             notes.append(f"Convergence: {self.convergence_message}")
         if self.singular:
             notes.append(f"Singular fit: {self.singular_message}")
+        notes += [f"Note: {n}" for n in self.notes]
         if notes:
             lines += [""] + notes
         return "\n".join(lines)

@@ -12,8 +12,6 @@ import json
 import math
 from importlib import resources
 
-import numpy as np
-
 from .. import names
 from ..formula import is_null
 from ..report import icc
@@ -53,11 +51,13 @@ def icc_section(fit, prob: float = 0.95) -> dict:
 def reml_section(reml_fit, comparison=None) -> dict:
     """REML / ML estimates: fixed effects with SEs, group sds and correlations, sigma; with the
     comparison table (:func:`hiermod.compare`) also the differences and flags."""
-    se = np.sqrt(np.diag(np.asarray(reml_fit.vcov)))
+    table = reml_fit.fixed_table()
     out: dict = {
         "method": reml_fit.method,
-        "fixed": {t: {"estimate": _num(b), "se": _num(s)}
-                  for t, b, s in zip(reml_fit.fixed_terms, reml_fit.beta, se, strict=True)},
+        "ddf": reml_fit.ddf,
+        "fixed": {str(t): {"estimate": _num(row["estimate"]), "se": _num(row["se"]),
+                           "df": _num(row["df"]) if "df" in row else None, "p": _num(row["p"])}
+                  for t, row in table.iterrows()},
         "group_sd": {}, "group_corr": {},
         "sigma": _num(reml_fit.sigma) if reml_fit.sigma is not None else None,
         "converged": bool(reml_fit.converged),
@@ -74,7 +74,7 @@ def reml_section(reml_fit, comparison=None) -> dict:
         out["comparison"] = {
             str(label): {"posterior_mean": _num(row["post_mean"]), "reml": _num(row["reml"]),
                          "diff": _num(row["diff"]), "diff_z": _num(row["diff_z"]),
-                         "flags": row["flags"] or ""}
+                         "flags": row["flags"] or "", "why": row.get("why", "") or ""}
             for label, row in comparison.iterrows()}
     return out
 
