@@ -220,3 +220,17 @@ def demo_run(out: Path) -> Run:
     draws); conftest.py runs it once per session."""
     return run_cli("fit", "models/radon_vis.toml", *DEMO_ARGS, "--reml", "--out", str(out),
                    "--json", str(out / "summary.json"))
+
+
+# --- test tiers --------------------------------------------------------------------------------
+
+
+def tiered(cases, fast):
+    """``cases`` as pytest params, those not in ``fast`` marked slow (CI runs every tier; the
+    fast tier, ``-m "not slow"``, keeps one or two representatives of a family of cases)."""
+    import pytest
+
+    keep = list(fast)
+    return [case if any(case == f for f in keep) else
+            pytest.param(*(case if isinstance(case, tuple) else (case,)), marks=pytest.mark.slow)
+            for case in cases]

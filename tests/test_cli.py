@@ -11,6 +11,9 @@ import pytest
 
 from support import ROOT, finish, load_reference, run_cli, start
 
+#: every test here runs the command line in a fresh interpreter (PyMC imported each time)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def schema():

@@ -119,6 +119,7 @@ def test_ppc_draws_replications_and_group_means(tmp_path, radon_vis):
     save(fig, tmp_path, "ppc")
 
 
+@pytest.mark.slow
 def test_spaghetti_one_curve_per_group(tmp_path, sim_fit):
     fit = sim_fit
     table = fit.trajectories("time", n_points=10)

@@ -222,6 +222,7 @@ def test_one_sd_of_a_block_can_have_its_own_prior_family():
 # --- the report's ICC --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_report_leads_with_the_null_model_icc(tmp_path, radon_vis, radon_null):
     """The HTML report called the residual ICC of the fitted model "Intraclass correlation"
     (0.128 where a reader expects the null model's 0.174 on exam) and said "(latent-scale)"
@@ -247,6 +248,7 @@ def test_the_report_leads_with_the_null_model_icc(tmp_path, radon_vis, radon_nul
     assert "<h3>Residual, this model</h3>" not in null_page
 
 
+@pytest.mark.slow
 def test_a_logit_report_names_its_latent_scale(tmp_path, contraception):
     page = write_report(contraception, tmp_path)["html"].read_text()
     assert "latent (logit) scale" in page and "π²/3" in page
