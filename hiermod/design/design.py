@@ -26,7 +26,14 @@ from ..families import Family, get_family
 from ..formula import GroupSpec, Spec, check_levels
 from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
 from .centring import Centring, centring
-from .checks import check_columns, check_factor, handle_missing, numeric_column
+from .checks import (
+    check_columns,
+    check_factor,
+    event_indicator,
+    handle_missing,
+    numeric_column,
+    yes_no_hint,
+)
 from .residuals import ResidualDesign, make_residual_design
 from .validate import (
     check_frame,
@@ -201,7 +208,11 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     check_levels(spec, data)
     data, dropped = handle_missing(data, list(roles), dropna)
     data = prepare(data, spec, roles, kinds)
-    y = numeric_column(data, spec.response.name, "outcome")
+    if spec.response.event is not None:
+        y = event_indicator(data, spec.response.name, spec.response.event)
+    else:
+        hint = yes_no_hint(data, spec.response.name) if spec.family == "bernoulli" else ""
+        y = numeric_column(data, spec.response.name, "outcome", hint)
     trials = None
     if spec.response.trials:
         trials = numeric_column(data, spec.response.trials, "number of trials")

@@ -161,7 +161,8 @@ def conditional_residuals(dt, design, newdata: pd.DataFrame) -> tuple[np.ndarray
 
 def forecast(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "sample",
              kind: str = "both", prob: float = 0.95, random_seed: int | None = None,
-             condition: bool = True) -> Predictions:
+             condition: bool = True, groups: str = "fitted",
+             new_group_means: str = "training") -> Predictions:
     """Predictions for new rows of a fit with a residual structure (see the module docstring).
 
     Parameters
@@ -183,6 +184,9 @@ def forecast(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "
         Condition on the unit's observed residuals (default); False gives the residual its
         unconditional distribution (the prediction :func:`predict` would make, with each
         row's sd).
+    groups, new_group_means : str
+        As :func:`hiermod.report.predict`; with ``groups`` other than "fitted" (the
+        population) the residuals are not conditioned on any unit's.
 
     Returns
     -------
@@ -191,13 +195,14 @@ def forecast(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "
         ``condition``), ``draws`` the group ``predictions`` with ``mu`` (η), ``expected``
         (E[y | data]) and ``y``.
     """
+    shared = {"new_groups": new_groups, "prob": prob, "random_seed": random_seed,
+              "groups": groups, "new_group_means": new_group_means}
     if design.residuals is None or kind == "link":  # nothing to condition: η alone
-        return predict(dt, design, newdata, new_groups=new_groups, kind=kind, prob=prob,
-                       random_seed=random_seed)
+        return predict(dt, design, newdata, kind=kind, **shared)
+    condition = condition and groups == "fitted"
     if kind not in ("both", "mean", "outcome"):
         raise ValueError(f"kind must be 'both', 'mean', 'outcome' or 'link', got {kind!r}")
-    base = predict(dt, design, newdata, new_groups=new_groups, kind="link", prob=prob,
-                   random_seed=random_seed)
+    base = predict(dt, design, newdata, kind="link", **shared)
     eta = np.asarray(base.draws[names.PREDICTIONS][names.LINPRED].values, dtype=float)
     c, d, m = eta.shape
     S = c * d
