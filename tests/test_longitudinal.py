@@ -25,6 +25,7 @@ from hiermod.longitudinal.kernel import correlated_noise, serial_draws, serial_l
 from hiermod.marginal.residual_callback import CompiledSerialMarginal
 from hiermod.marginal.residual_graph import serial_loglik
 from hiermod.marginal.residual_model import assemble_residual_marginal_model
+from support import tiered
 
 #: (formula, correlation, sigma) on the small panel
 CASES = [
@@ -88,7 +89,7 @@ def dense_logpdf(design, data, sd, theta, L, sigma, phi, delta):
                                      ).logpdf(design.y)
 
 
-@pytest.mark.parametrize(("formula", "corr", "sigma"), CASES, ids=IDS)
+@pytest.mark.parametrize(("formula", "corr", "sigma"), tiered(CASES, [CASES[1], CASES[3]]), ids=IDS)
 def test_log_density_equals_dense_mvn_and_gradient_its_differences(panel, formula, corr, sigma):
     design = design_of(panel, formula, corr, sigma)
     sd = serial_data(design)
@@ -114,7 +115,8 @@ def test_log_density_equals_dense_mvn_and_gradient_its_differences(panel, formul
 GRAPH_CASES = [0, 3, 6]  # each graph is a PyTensor compilation: a few structures suffice
 
 
-@pytest.mark.parametrize(("formula", "corr", "sigma"), [CASES[k] for k in GRAPH_CASES],
+@pytest.mark.parametrize(("formula", "corr", "sigma"),
+                         tiered([CASES[k] for k in GRAPH_CASES], [CASES[0]]),
                          ids=[IDS[k] for k in GRAPH_CASES])
 def test_graph_face_and_its_autodiff_equal_the_kernel(panel, formula, corr, sigma):
     design = design_of(panel, formula, corr, sigma)
@@ -134,7 +136,8 @@ def test_graph_face_and_its_autodiff_equal_the_kernel(panel, formula, corr, sigm
 
 
 @pytest.mark.parametrize(("formula", "corr", "sigma", "implementation"),
-                         [(*c, "op") for c in CASES] + [(*CASES[1], "graph")],
+                         tiered([(*c, "op") for c in CASES] + [(*CASES[1], "graph")],
+                                [(*CASES[1], "op")]),
                          ids=[f"{i}-op" for i in IDS] + [f"{IDS[1]}-graph"])
 def test_callback_equals_pymc_logp_and_dlogp(panel, formula, corr, sigma, implementation):
     design = design_of(panel, formula, corr, sigma)
@@ -154,7 +157,8 @@ def test_callback_equals_pymc_logp_and_dlogp(panel, formula, corr, sigma, implem
                                    atol=1e-9 * np.abs(grad).max())
 
 
-@pytest.mark.parametrize(("formula", "corr", "sigma"), [c for c in CASES if "(" in c[0]],
+@pytest.mark.parametrize(("formula", "corr", "sigma"),
+                         tiered([c for c in CASES if "(" in c[0]], [CASES[1]]),
                          ids=[i for i, c in zip(IDS, CASES, strict=True) if "(" in c[0]])
 def test_conditional_means_and_loo_densities_equal_dense_formulas(panel, formula, corr, sigma):
     design = design_of(panel, formula, corr, sigma)
@@ -181,6 +185,7 @@ def test_conditional_means_and_loo_densities_equal_dense_formulas(panel, formula
     np.testing.assert_allclose(loo, -0.5 * np.log(2 * np.pi / qd) - 0.5 * g**2 / qd, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_draws_have_the_conditional_covariance(panel):
     """Monte Carlo: 20,000 draws of one unit's effects; covariance within 4 standard errors."""
     design = design_of(panel, *CASES[1])
@@ -203,7 +208,7 @@ def test_draws_have_the_conditional_covariance(panel):
     assert np.all(np.abs(got - expected) < 4 * se)
 
 
-@pytest.mark.parametrize("kind", ["ar1", "car1", "cs"])
+@pytest.mark.parametrize("kind", tiered(["ar1", "car1", "cs"], ["car1"]))
 def test_residual_draws_have_the_correlation(kind):
     data, _ = simulate_panel(1, 6, kind=kind, p_missing=0.0, seed=2)
     corr = {"ar1": "ar1(occasion | id)", "car1": "car1(time | id)", "cs": "cs(id)"}[kind]

@@ -34,6 +34,7 @@ from support import (
     PANEL_SIGMA,
     ROOT,
     run_cli,
+    tiered,
 )
 
 
@@ -116,6 +117,7 @@ def test_forecast_continues_from_the_last_residual(panel_fit, panel_data):
         pred.table.loc[1, "y_upper"] - pred.table.loc[1, "y_lower"]
 
 
+@pytest.mark.slow
 def test_pointwise_likelihoods(panel_fit):
     """Without a structure the conditional LOO density is the plain pointwise likelihood;
     the marginal one is defined for the plain fit too, and both are finite."""
@@ -150,6 +152,7 @@ def test_residual_autocorrelation_before_and_after(panel_data):
     assert acf1.attrs["kind"] == "normalized"
 
 
+@pytest.mark.slow
 def test_compare_structures_table(panel_fit, panel_data):
     data, _ = panel_data
     r0 = hm.reml("y ~ time + x + (1 + time | id)", data)
@@ -174,7 +177,7 @@ def test_save_and_load_keep_the_structure(panel_fit, tmp_path):
     pd.testing.assert_frame_equal(back.summary(), panel_fit.summary())
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
+@pytest.mark.parametrize(("kwargs", "error", "match"), tiered([
     ({"correlation": "ar2(t | id)"}, SpecError, "is not one of ar1"),
     ({"correlation": "ar1(id)"}, SpecError, "needs the time column"),
     ({"correlation": "ar1(time | nope)"}, DataError, "unknown column 'nope'"),
@@ -185,7 +188,8 @@ def test_save_and_load_keep_the_structure(panel_fit, tmp_path):
     ({"sigma": "~ group * x"}, SpecError, "interactions are not supported"),
     ({"sigma": "~ one"}, DataError, "single level"),
     ({"family": "poisson", "correlation": "ar1(occasion | id)"}, SpecError, "gaussian"),
-])
+], [({"correlation": "ar1(x | id)"}, DataError, "whole-number occasions"),
+    ({"correlation": "cs(id)"}, SpecError, "not identified")]))
 def test_errors_before_sampling(kwargs, error, match):
     data, _ = simulate_panel(6, 4, kind="ar1", seed=1)
     data["group2"] = "g"
@@ -217,6 +221,7 @@ def test_model_file_with_a_structure(tmp_path):
         load_model(bad)
 
 
+@pytest.mark.slow
 def test_cli_reml_with_a_structure():
     run = run_cli("reml", "--formula", "distance ~ age + Sex + (1 | Subject)", "--data",
                   "orthodont", "--sigma", "~ Sex", "--json", "-")
