@@ -137,6 +137,52 @@ def _adaptive_backward(L, P, G, b0, c, z, C, m, w, v, ubar, zbar, cbar, Lbar, M2
 
 
 @numba.njit(**_JIT)
+def _adaptive_forward_scalar(l, P, G, b0, c, z, C, m, w, v, u):
+    """:func:`_adaptive_forward` for every group of a factor with one varying effect (q = 1,
+    scalar algebra: A = 1 + l²P, C = √A, m = l b / A, w = z / C, v = m + w, u = l v); returns
+    the sum of the groups' corrections."""
+    p = len(c)
+    corr = 0.0
+    for j in range(len(z)):
+        A = 1.0 + l * l * P[j]
+        Cj = np.sqrt(A)
+        b = b0[j]
+        for k in range(p):
+            b -= G[j, k] * c[k]
+        m[j] = l * b / A
+        w[j] = z[j] / Cj
+        v[j] = m[j] + w[j]
+        C[j] = Cj
+        u[j] = l * v[j]
+        corr += 0.5 * z[j] * z[j] - 0.5 * v[j] * v[j] - 0.5 * np.log(A)
+    return corr
+
+
+@numba.njit(**_JIT)
+def _adaptive_backward_scalar(l, P, G, b0, c, z, C, m, w, v, ubar, zout, cbar):
+    """:func:`_adaptive_backward` for q = 1: z̄ − z added to ``zout`` (the prior loop added
+    −z), c̄ accumulated; returns L̄. With y = v̄ / C, s = y / C:  C̄ = −w y − 1/C,
+    Ā = C̄ / (2C) − s m,  L̄ = Σ ū v + 2 P l Ā + b s."""
+    p = len(c)
+    lbar = 0.0
+    for j in range(len(z)):
+        Cj = C[j]
+        vbar = l * ubar[j] - v[j]
+        y = vbar / Cj
+        s_ = y / Cj
+        zout[j] += z[j] + y
+        Abar = (-w[j] * y - 1.0 / Cj) / (2.0 * Cj) - s_ * m[j]
+        b = b0[j]
+        for k in range(p):
+            b -= G[j, k] * c[k]
+        lbar += ubar[j] * v[j] + 2.0 * P[j] * l * Abar + b * s_
+        bbar = l * s_
+        for k in range(p):
+            cbar[k] -= G[j, k] * bbar
+    return lbar
+
+
+@numba.njit(**_JIT)
 def logp_and_grad(buf, x, out):
     """Log-density at unconstrained x; the gradient is written into ``out``."""
     n_dim, p = int(scalar(buf, S_NDIM)), int(scalar(buf, S_P))
@@ -176,7 +222,13 @@ def logp_and_grad(buf, x, out):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
         L = Ls[f, :q, :q]
         z = x[rs:rs + J * q].reshape((J, q))
-        if mode == ADAPTIVE:
+        if mode == ADAPTIVE and q == 1:
+            P = part(buf, A_FACTOR + 3 * f)
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2)
+            lp += _adaptive_forward_scalar(L[0, 0], P, G, b0, c, z[:, 0], Cs[f, :, 0, 0],
+                                           Ms[f, :, 0], Ws[f, :, 0], Vs[f, :, 0], U[f, :, 0])
+        elif mode == ADAPTIVE:
             P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
             G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
             b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, q))
@@ -240,7 +292,14 @@ def logp_and_grad(buf, x, out):
         z = x[rs:rs + J * q].reshape((J, q))
         Lbar = np.zeros((q, q))
         zbar = np.empty(q)
-        if mode == ADAPTIVE:
+        if mode == ADAPTIVE and q == 1:
+            P = part(buf, A_FACTOR + 3 * f)
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2)
+            Lbar[0, 0] += _adaptive_backward_scalar(
+                L[0, 0], P, G, b0, c, z[:, 0], Cs[f, :, 0, 0], Ms[f, :, 0], Ws[f, :, 0],
+                Vs[f, :, 0], Ubar[f, :, 0], out[rs:rs + J], cbar)
+        elif mode == ADAPTIVE:
             P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
             G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
             b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, q))
