@@ -137,26 +137,29 @@ def lkj_key(factor: str) -> str:
     return f"lkj({factor})"
 
 
-def column_scale(x: np.ndarray) -> float:
-    s = float(np.std(x))
-    return s if s > 0 else 1.0
+def column_scale(sd: float) -> float:
+    """A column's sd as the divisor of a prior scale (1 for a constant column)."""
+    return sd if sd > 0 else 1.0
 
 
 def default_prior_set(design) -> Priors:
-    """The default prior of every parameter of the design."""
+    """The default prior of every parameter of the design (scaled by ``design.data_scales``,
+    :mod:`hiermod.design.scales`)."""
     family = get_family(design.family)
-    centre, s_y = family.prior_location_scale(design.y, design.trials)
+    scales = design.data_scales
+    centre, s_y = scales.centre, scales.outcome_scale
     fixed = {}
     for k, term in enumerate(design.fixed_terms):
         if term == names.INTERCEPT:
             fixed[term] = Prior("Normal", mu=centre, sigma=2.5 * s_y)
         else:
-            fixed[term] = Prior("Normal", mu=0.0, sigma=2.5 * s_y / column_scale(design.X[:, k]))
+            fixed[term] = Prior("Normal", mu=0.0,
+                                sigma=2.5 * s_y / column_scale(scales.fixed_sd[k]))
     sigma = Prior("Exponential", lam=1.0 / s_y) if family.has_sigma else None
     sd, lkj = {}, {}
-    for fd in design.factors:
+    for fd, zsd in zip(design.factors, scales.varying_sd, strict=True):
         for k, term in enumerate(fd.terms):
-            scale = s_y if term == names.INTERCEPT else s_y / column_scale(fd.Z[:, k])
+            scale = s_y if term == names.INTERCEPT else s_y / column_scale(zsd[k])
             sd[(fd.name, term)] = Prior("HalfNormal", sigma=scale)
         if fd.correlated:
             lkj[fd.name] = Prior("LKJ", eta=2.0)

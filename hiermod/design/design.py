@@ -27,6 +27,7 @@ from ..formula import GroupSpec, Spec, check_levels
 from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
 from .centring import Centring, centring
 from .checks import check_columns, check_factor, handle_missing, numeric_column
+from .scales import DataScales, scales_of_rows
 from .validate import (
     check_frame,
     check_identifiable,
@@ -38,14 +39,11 @@ from .validate import (
 )
 
 
-@dataclass(frozen=True, eq=False)
-class FactorDesign:
-    """Varying effects of one grouping factor."""
+class FactorShape:
+    """What a grouping factor's ``terms``, ``levels`` and ``blocks`` say, shared by the factors
+    of a Design and of a :class:`~hiermod.design.summary.SummaryDesign`."""
 
-    name: str
     terms: tuple[str, ...]
-    Z: np.ndarray
-    index: np.ndarray
     levels: tuple[str, ...]
     blocks: tuple[tuple[int, ...], ...]
 
@@ -58,11 +56,6 @@ class FactorDesign:
         return len(self.levels)
 
     @property
-    def sizes(self) -> np.ndarray:
-        """n_j, the number of observations in each level."""
-        return np.bincount(self.index, minlength=self.n_levels)
-
-    @property
     def correlated(self) -> bool:
         return any(len(b) > 1 for b in self.blocks)
 
@@ -72,7 +65,57 @@ class FactorDesign:
 
 
 @dataclass(frozen=True, eq=False)
-class Design:
+class FactorDesign(FactorShape):
+    """Varying effects of one grouping factor."""
+
+    name: str
+    terms: tuple[str, ...]
+    Z: np.ndarray
+    index: np.ndarray
+    levels: tuple[str, ...]
+    blocks: tuple[tuple[int, ...], ...]
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """n_j, the number of observations in each level."""
+        return np.bincount(self.index, minlength=self.n_levels)
+
+
+class DesignShape:
+    """What a design's ``spec``, ``fixed_terms``, ``factors`` and ``level2_terms`` say, shared
+    by a Design and a :class:`~hiermod.design.summary.SummaryDesign`."""
+
+    spec: Spec
+    fixed_terms: tuple[str, ...]
+    factors: tuple
+    level2_terms: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    @property
+    def likelihood(self) -> Family:
+        """The family object (link, checks, IRLS quantities, latent variance, ...)."""
+        return get_family(self.spec.family)
+
+    def factor(self, name: str):
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise KeyError(f"no grouping factor '{name}'; factors: {[f.name for f in self.factors]}")
+
+    def level2(self, factor: str) -> tuple[str, ...]:
+        """Fixed-effect terms that are constant within the levels of ``factor``."""
+        return dict(self.level2_terms).get(factor, ())
+
+    @property
+    def has_intercept(self) -> bool:
+        return names.INTERCEPT in self.fixed_terms
+
+
+@dataclass(frozen=True, eq=False)
+class Design(DesignShape):
     """Numeric design of a multilevel model (immutable hand-off between stages)."""
 
     spec: Spec
@@ -94,33 +137,15 @@ class Design:
     def n_obs(self) -> int:
         return len(self.y)
 
-    @property
-    def family(self) -> str:
-        return self.spec.family
-
-    @property
-    def likelihood(self) -> Family:
-        """The family object (link, checks, IRLS quantities, latent variance, ...)."""
-        return get_family(self.spec.family)
-
-    def factor(self, name: str) -> FactorDesign:
-        for f in self.factors:
-            if f.name == name:
-                return f
-        raise KeyError(f"no grouping factor '{name}'; factors: {[f.name for f in self.factors]}")
-
-    def level2(self, factor: str) -> tuple[str, ...]:
-        """Fixed-effect terms that are constant within the levels of ``factor``."""
-        return dict(self.level2_terms).get(factor, ())
-
-    @property
-    def has_intercept(self) -> bool:
-        return names.INTERCEPT in self.fixed_terms
-
     @cached_property
     def centring(self) -> Centring:
         """How the fixed effects are sampled (:mod:`hiermod.design.centring`)."""
         return centring(self.X, self.fixed_terms)
+
+    @cached_property
+    def data_scales(self) -> DataScales:
+        """The scales the default priors read from the data (:mod:`hiermod.design.scales`)."""
+        return scales_of_rows(self)
 
 
 def factor_design(spec_groups: list[GroupSpec], data: pd.DataFrame, factor: str):

@@ -258,8 +258,21 @@ def check_identifiable(X: np.ndarray, terms: tuple[str, ...]) -> None:
             raise DataError(f"the predictor '{terms[k]}' has the same value ({X[0, k]:g}) in "
                             "every row, so its effect cannot be told apart from the intercept: "
                             "drop it")
-    scaled = X / top
-    _, R, piv = linalg.qr(scaled / np.sqrt(np.mean(scaled**2, axis=0)), mode="economic",
+    check_rank(X / top, terms)
+
+
+def check_rank(M: np.ndarray, terms: tuple[str, ...]) -> None:
+    """The rank test of :func:`check_identifiable` on ``M``: the fixed-effects matrix (each
+    column divided by its largest magnitude), or any matrix with the same cross-product
+    MᵀM up to a factor per column — a square root of XᵀX when the rows are not at hand.
+
+    Raises
+    ------
+    DataError
+        Naming the collinear columns.
+    """
+    p = M.shape[1]
+    _, R, piv = linalg.qr(M / np.sqrt(np.mean(M**2, axis=0)), mode="economic",
                           pivoting=True)
     d = np.abs(np.diag(R))
     rank = int(np.sum(d > RANK_TOL * d[0]))
