@@ -41,6 +41,8 @@ class Cells:
     n: np.ndarray
     cell_of_row: np.ndarray | None
     n_rows: int
+    #: the number of rows in each cell
+    count: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -108,7 +110,8 @@ def aggregate(design, merge: bool = True) -> Cells:
     return Cells(family=CELL_FAMILY[design.family], X=design.X[rows],
                  Z=tuple(fd.Z[rows] for fd in design.factors),
                  index=tuple(fd.index[rows] for fd in design.factors), y=y, n=n,
-                 cell_of_row=cell, n_rows=design.n_obs)
+                 cell_of_row=cell, n_rows=design.n_obs,
+                 count=np.bincount(cell, minlength=n_cells).astype(float))
 
 
 def cell_key(X: np.ndarray, indexes, Zs) -> np.ndarray:
@@ -143,4 +146,6 @@ def merge_cells(a: Cells, b: Cells) -> Cells:
                  index=tuple(i[rows] for i in idx),
                  y=np.bincount(cell, weights=np.concatenate([a.y, b.y]), minlength=n_cells),
                  n=np.bincount(cell, weights=np.concatenate([a.n, b.n]), minlength=n_cells),
-                 cell_of_row=None, n_rows=a.n_rows + b.n_rows)
+                 cell_of_row=None, n_rows=a.n_rows + b.n_rows,
+                 count=np.bincount(cell, weights=np.concatenate([a.count, b.count]),
+                                   minlength=n_cells))

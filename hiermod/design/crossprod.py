@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import names
 from ..exactsum import ExactSum, exact_products, two_product
+from .centring import Centring
 
 ONE = ("one",)
 OUTCOME = ("y",)
@@ -372,3 +373,24 @@ def pair_block(sums: RowSums, g: int, h: int, factors) -> np.ndarray:
     fa, fb = factors[a], factors[b]
     block = sums.pairs[(a, b)].values().reshape(fa.n_levels, fb.n_levels, fa.q, fb.q)
     return block if g == a else block.transpose(1, 0, 3, 2)
+
+
+def raw_stats(sums: RowSums, fixed_terms, factor) -> GroupStats:
+    """The uncentred cross-products XᵀX, Xᵀy, yᵀy, ZᵀZ, ZᵀX, Zᵀy (X in formula order) of one
+    grouping factor, from the raw sums (REML / ML, :class:`hiermod.mle.LmmProblem`)."""
+    p = len(fixed_terms)
+    identity = Centring(None, tuple(range(p)), np.zeros(0), np.eye(p))
+    return one_factor_stats(sums, fixed_terms, factor, identity)
+
+
+def second_moments(sums: RowSums, factors) -> tuple[np.ndarray, ...]:
+    """Per factor: ZᵀZ / n over all rows (q × q), from the raw sums."""
+    out = []
+    for g, fd in enumerate(factors):
+        keys = [column_key(t) for t in fd.terms]
+        M = np.empty((fd.q, fd.q))
+        for a in range(fd.q):
+            for b in range(a, fd.q):
+                M[a, b] = M[b, a] = sums.level_sum(g, pair(keys[a], keys[b])).total().values()[0]
+        out.append(M / sums.n)
+    return tuple(out)

@@ -80,6 +80,11 @@ class FactorDesign(FactorShape):
         """n_j, the number of observations in each level."""
         return np.bincount(self.index, minlength=self.n_levels)
 
+    @property
+    def second_moment(self) -> np.ndarray:
+        """ZᵀZ / n (q × q): the mean of z_i z_iᵀ over the rows."""
+        return self.Z.T @ self.Z / self.Z.shape[0]
+
 
 class DesignShape:
     """What a design's ``spec``, ``fixed_terms``, ``factors`` and ``level2_terms`` say, shared
@@ -141,6 +146,17 @@ class Design(DesignShape):
     def centring(self) -> Centring:
         """How the fixed effects are sampled (:mod:`hiermod.design.centring`)."""
         return centring(self.X, self.fixed_terms)
+
+    @property
+    def x_mean(self) -> np.ndarray:
+        """The mean of each fixed-effect column."""
+        return self.X.mean(axis=0)
+
+    @property
+    def x_covariance(self) -> np.ndarray:
+        """The covariance of the fixed-effect columns over the rows (ddof 1), p × p."""
+        p = self.X.shape[1]
+        return np.cov(self.X, rowvar=False, ddof=1).reshape(p, p)
 
     @cached_property
     def data_scales(self) -> DataScales:

@@ -30,11 +30,13 @@ from .scales import DataScales
 
 def rows_not_held(what: str, source: str) -> RowsNotHeldError:
     return RowsNotHeldError(
-        f"{what} needs the data's rows, and this design holds none: it was summed partition by "
-        f"partition from {source}. Reports that read only the posterior (summary, ICC, variance "
-        "components, group effects, contrasts, predictions for new data) work; for a "
-        "per-observation one, fit a sample that fits in memory (e.g. ddf.sample(frac=...)"
-        ".compute()) or a subset of groups")
+        f"this needs {what}, and the design holds no rows: it was summed partition by "
+        f"partition from {source}. Reports made from the posterior and the sums work (summary, "
+        "ICC, R², design effect, variance components, group effects, contrasts, predictions "
+        "for new data, diagnostics); those that go through the rows one by one (posterior "
+        "predictive checks, LOO, pooling / shrinkage, residuals, saving with the data) do not. "
+        "For them fit a sample that fits in memory (e.g. ddf.sample(frac=...).compute()) or a "
+        "subset of the groups")
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,11 +49,13 @@ class FactorSummary(FactorShape):
     levels: tuple[str, ...]
     blocks: tuple[tuple[int, ...], ...]
     sizes: np.ndarray
+    #: ZᵀZ / n over all rows (q × q)
+    second_moment: np.ndarray | None = None
     source: str = "partitioned data"
 
     @property
     def Z(self):
-        raise rows_not_held(f"the varying-effects matrix of '{self.name}'", self.source)
+        raise rows_not_held(f"the varying-effects matrix of '{self.name}' row by row", self.source)
 
     @property
     def index(self):
@@ -80,6 +84,9 @@ class SummaryDesign(DesignShape):
     row_sums: object = None
     fixed_matrix: object = None
     factor_matrices: tuple = ()
+    #: the mean of each fixed-effect column and their covariance over the rows (ddof 1)
+    x_mean: np.ndarray | None = None
+    x_covariance: np.ndarray | None = None
     n_dropped: int = 0
     n_partitions: int = 0
     source: str = "partitioned data"
@@ -91,7 +98,7 @@ class SummaryDesign(DesignShape):
 
     @property
     def X(self):
-        raise rows_not_held("the fixed-effects matrix", self.source)
+        raise rows_not_held("the fixed-effects matrix row by row", self.source)
 
     @property
     def trials(self):

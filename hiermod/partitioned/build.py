@@ -22,6 +22,7 @@ from ..design.crossprod import (
     centred_pooled,
     elimination_order,
     one_factor_stats,
+    second_moments,
     several_factor_stats,
 )
 from ..design.scales import scales_of_sums
@@ -204,15 +205,32 @@ def level2(terms: tuple[str, ...], sums, g: int, rtol: float = 1e-9) -> tuple[st
                  and bool(np.all(hi[:, k] - lo[:, k] <= rtol * scale[k])))
 
 
+def data_moments(terms, enc: Encoder, sums, kind: str):
+    """(mean of each X column, their covariance (ddof 1), per factor ZᵀZ / n) over all rows —
+    what the ICC and R² read from the data."""
+    n, p = sums.n, len(terms)
+    x_mean = sums.x.means() if p else np.zeros(0)
+    if kind == STATS:
+        cov = centred_pooled(sums.rows, terms, x_mean, 0.0)[0] / max(n - 1, 1)
+        return x_mean, cov, second_moments(sums.rows, enc.factors)
+    cells = sums.cells
+    Xc = cells.X - x_mean
+    cov = (Xc * cells.count[:, None]).T @ Xc / max(n - 1, 1)
+    moments = tuple((Z * cells.count[:, None]).T @ Z / n for Z in cells.Z)
+    return x_mean, cov, moments
+
+
 def assemble(spec, enc: Encoder, sums, kind: str, n_dropped: int, ddf) -> SummaryDesign:
     """The SummaryDesign of the merged sums, after the checks that need all the rows."""
     source = describe(ddf)
     terms = enc.fixed_terms
-    factors = []
     for fd, lv, counts in zip(enc.factors, enc.levels, sums.counts, strict=True):
         check_level_counts(fd.name, counts if len(lv.levels) >= 2 else None, lv.levels, fd.q)
-        factors.append(FactorSummary(fd.name, fd.terms, lv.levels, fd.blocks,
-                                     np.asarray(counts, dtype=np.int64), source))
+    x_mean, x_cov, moments = data_moments(terms, enc, sums, kind)
+    factors = [FactorSummary(fd.name, fd.terms, lv.levels, fd.blocks,
+                             np.asarray(counts, dtype=np.int64), M, source)
+               for fd, lv, counts, M in zip(enc.factors, enc.levels, sums.counts, moments,
+                                            strict=True)]
     slopes = [k for k, t in enumerate(terms) if t != names.INTERCEPT]
     has_intercept = names.INTERCEPT in terms
     cen = centring_at(terms, sums.x.means()[slopes] if slopes and has_intercept
@@ -230,6 +248,7 @@ def assemble(spec, enc: Encoder, sums, kind: str, n_dropped: int, ddf) -> Summar
         spec=spec, fixed_terms=terms, factors=tuple(factors), n_obs=int(sums.n), centring=cen,
         data_scales=scales,
         level2_terms=tuple((fd.name, level2(terms, sums, g)) for g, fd in enumerate(factors)),
-        stats=stats, cells=sums.cells, row_sums=sums.rows, fixed_matrix=enc.fixed_matrix,
+        stats=stats, cells=sums.cells, row_sums=sums.rows, x_mean=x_mean,
+        x_covariance=x_cov, fixed_matrix=enc.fixed_matrix,
         factor_matrices=enc.factor_matrices, n_dropped=n_dropped,
         n_partitions=ddf.npartitions, source=source)
