@@ -3,7 +3,7 @@
 ::
 
     hiermod fit MODEL.toml [--draws N] [--tune N] [--chains N] [--seed N] [--sampler S]
-                           [--reml] [--out DIR] [--json PATH|-]
+                           [--reml] [--no-null] [--out DIR] [--json PATH|-]
     hiermod fit --formula "y ~ x + (1 | g)" --data CSV_OR_NAME [--family F] [...]
     hiermod reml MODEL.toml | --formula F --data D [--method REML|ML] [--ddf DDF]
                  [--json PATH|-]
@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also fit by REML (gaussian) / Laplace ML and compare")
     p.add_argument("--reml-method", choices=("REML", "ML"), dest="reml_method",
                    help="with --reml: REML (default for gaussian) or ML")
+    p.add_argument("--no-null", action="store_true", dest="no_null",
+                   help="do not fit the null model (y ~ 1 + (1 | g)) whose ICC the report "
+                        "leads with; the report then gives this model's residual ICC only")
     p.add_argument("--out", "-o", help="write report.html, summary.md and figures here")
     p.add_argument("--json", help="write the JSON summary to this path ('-': stdout)")
     p.add_argument("--progress", action="store_true", help="show the sampler's progress bar")

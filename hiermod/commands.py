@@ -14,7 +14,8 @@ from pathlib import Path
 from . import datasets
 from .design import make_design
 from .errors import DataError, InputError
-from .formula import parse_formula
+from .fitting import null_model
+from .formula import is_null, parse_formula
 from .mle import reml
 from .modelfile import ModelFile, load_model
 from .output.equations import equations
@@ -131,13 +132,21 @@ def cmd_fit(args) -> int:
     t = fit.timing
     _say(f"sampled in {t.get('total_s', float('nan')):.1f} s (build {t.get('build_s', 0):.1f} s, "
          f"compile {t.get('compile_s', 0):.1f} s, sampling {t.get('sample_s', 0):.1f} s)")
+    null_fit = None
+    if not getattr(args, "no_null", False) and not is_null(mf.spec):
+        t0 = time.perf_counter()
+        null_fit = null_model(fit)  # the null-model ICC a reader expects
+        _say(f"null model {null_fit.spec.formula} fitted in {time.perf_counter() - t0:.1f} s "
+             "(for the ICC; --no-null skips it)")
     comparison = compare(fit, reml_fit) if reml_fit is not None else None
-    report = fit_report(fit, reml_fit, comparison, model_name=mf.name or None)
+    report = fit_report(fit, reml_fit, comparison, model_name=mf.name or None,
+                        null_fit=null_fit)
     if args.json:
         _write_json(report, args.json)
     if args.out:
         paths = write_report(fit, args.out, reml_fit=reml_fit, comparison=comparison,
-                             title=mf.name or None, description=mf.description, report=report)
+                             title=mf.name or None, description=mf.description, report=report,
+                             null_fit=null_fit)
         _say(f"report: {paths['html']}")
     if args.json != "-":
         table = fit.summary().round(4)

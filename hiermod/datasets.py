@@ -29,6 +29,8 @@ DATASETS: dict[str, tuple[str, str]] = {
     "penicillin": ("penicillin.csv", "penicillin assay: 24 plates crossed with 6 samples"),
     "efficacy_sim": ("efficacy_sim.csv", "simulated twin of the workshop's efficacy data "
                      "(scripts/make_efficacy_sim.py)"),
+    "contraception": ("contraception.csv", "contraceptive use (Y/N) of 1,934 women in 60 "
+                      "districts of Bangladesh (1988 Fertility Survey)"),
 }
 
 

@@ -45,7 +45,7 @@ def _constant_free(posterior, var_names, design):
     for fd in design.factors:
         v = names.group_corr(fd.name)
         if v in ds:
-            a, b = names.term_dim(fd.name), names.term_dim_bis(fd.name)
+            a, b = names.cov_dim(fd.name), names.cov_dim_bis(fd.name)
             ds[v] = ds[v].where(ds[v][a] != ds[v][b])
     return ds
 

@@ -6,6 +6,7 @@ lists the offending rows. They are raised before any sampling starts.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 
@@ -37,6 +38,23 @@ class FileError(HiermodError, OSError):
 
 class SamplingError(HiermodError, RuntimeError):
     """The sampler could not run (not raised for poor diagnostics: those are reported)."""
+
+
+def did_you_mean(word: str, choices, n: int = 3) -> str:
+    """" (did you mean 'x'?)" for the closest of ``choices`` to a misspelt ``word``, else "".
+
+    Examples
+    --------
+    >>> did_you_mean("flor", ["floor", "county"])
+    " (did you mean 'floor'?)"
+    """
+    pool = [str(c) for c in choices]
+    lower = {c.lower(): c for c in pool}
+    close = ([lower[word.lower()]] if word.lower() in lower else
+             difflib.get_close_matches(str(word), pool, n=n, cutoff=0.6))
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
 
 
 def format_rows(rows: Sequence[int], limit: int = 10) -> str:

@@ -22,14 +22,16 @@ from .result import Fit
 from .sample import SamplerSettings, sample
 
 
-def as_spec(model: str | Spec, family: str | None = None) -> Spec:
-    """A formula string or a Spec (family given here overrides the spec's)."""
+def as_spec(model: str | Spec, family: str | None = None, event: str | None = None) -> Spec:
+    """A formula string or a Spec (family and event given here override the spec's)."""
     if isinstance(model, Spec):
-        return model if family is None or family == model.family else model.with_family(family)
-    if isinstance(model, str):
-        return parse_formula(model, family=family or "gaussian")
-    raise SpecError(f"model must be an lme4 formula string or a hiermod Spec, "
-                    f"got {type(model).__name__}")
+        spec = model if family is None or family == model.family else model.with_family(family)
+    elif isinstance(model, str):
+        spec = parse_formula(model, family=family or "gaussian")
+    else:
+        raise SpecError(f"model must be an lme4 formula string or a hiermod Spec, "
+                        f"got {type(model).__name__}")
+    return spec if event is None else spec.with_event(event)
 
 
 def add_observed(idata: xr.DataTree, design: Design) -> None:
@@ -58,7 +60,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
         max_treedepth: int = 10, parameterization: str = "auto", dropna: bool = False,
         progressbar: bool | None = None, cores: int | None = None,
-        marginalize: bool | None = None) -> Fit:
+        marginalize: bool | None = None, event: str | None = None) -> Fit:
     """Fit a Bayesian multilevel model by NUTS.
 
     Parameters
@@ -108,6 +110,10 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         (:mod:`hiermod.plan`).
     cores : int, optional
         Chains run in parallel on this many cores (default: all).
+    event : str, optional
+        For a yes/no outcome column (bernoulli): the value counted as 1, e.g. ``event="Y"``
+        (bambi's ``use['Y'] ~ ...``); compared as text, so ``event="1"`` works on a numeric
+        column too.
 
     Returns
     -------
@@ -120,7 +126,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     >>> fit.summary()                                                    # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    spec = as_spec(model, family)
+    spec = as_spec(model, family, event)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, sampler=sampler,
                                target_accept=target_accept, max_treedepth=max_treedepth,
                                random_seed=random_seed, cores=cores,
@@ -209,6 +215,27 @@ def null_model(model, data: pd.DataFrame | None = None, family: str | None = Non
     return fit(spec, data, **kwargs)
 
 
+def upgrade_dims(idata: xr.DataTree, design: Design) -> xr.DataTree:
+    """Rename the dims of a fit saved before the sds and correlations had their own
+    (``<g>_term`` -> ``<g>_cov_term``; see :mod:`hiermod.names`)."""
+    post = idata["posterior"].to_dataset()
+    changed = False
+    for fd in design.factors:
+        old = {names.term_dim(fd.name): names.cov_dim(fd.name),
+               f"{names.term_dim(fd.name)}_": names.cov_dim_bis(fd.name)}
+        for var in (names.group_sd(fd.name), names.group_corr(fd.name)):
+            if var in post and names.term_dim(fd.name) in post[var].dims:
+                da = post[var]
+                post = post.drop_vars(var)
+                post[var] = da.rename({k: v for k, v in old.items() if k in da.dims})
+                changed = True
+    if changed:
+        post = post.drop_vars([v for v in post.coords if v.endswith("_term_")
+                               and v not in post.dims], errors="ignore")
+        idata["posterior"] = xr.DataTree(post)
+    return idata
+
+
 def load_fit(path) -> Fit:
     """Read a Fit written by ``Fit.save``.
 
@@ -220,12 +247,14 @@ def load_fit(path) -> Fit:
     """
     idata, frame, attrs = io.read_fit(path)
     try:
-        spec = parse_formula(attrs["formula"], family=attrs["family"])
+        spec = parse_formula(attrs["formula"], family=attrs["family"]).with_event(
+            attrs.get("event"))
         with warnings.catch_warnings():  # shown when the fit was made
             warnings.simplefilter("ignore", DataWarning)
             design = make_design(spec, frame)
     except HiermodError as exc:
         raise FileError(f"'{path}': the saved data do not rebuild the model ({exc})") from None
+    idata = upgrade_dims(idata, design)
     seed = idata["posterior"].attrs.get("random_seed")
     return Fit(idata=idata, spec=spec, design=design, data=frame,
                user_priors=io.priors_from_json(attrs["priors"]),

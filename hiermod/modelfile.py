@@ -19,6 +19,7 @@ error (reported with the file, the line and the key)::
 
     [model]                                  # required: formula, or level1 + level2 (+ level3)
     family = "gaussian"                      # gaussian | bernoulli | binomial | poisson
+    # event = "Y"                            # bernoulli: the value of a yes/no outcome counted as 1
     formula = "log_radon ~ floor + (1 + floor | county)"
     parameterization = "auto"                # or "adaptive", "noncentered", "centered"
     marginalize = true                       # integrate the group effects out (default: where exact)
@@ -58,10 +59,12 @@ import pandas as pd
 
 from . import datasets
 from .design import DataWarning, make_design
-from .errors import DataError, HiermodError, SpecError, format_rows
+from .design.checks import event_indicator
+from .errors import DataError, HiermodError, SpecError, did_you_mean, format_rows
 from .families import FAMILIES, get_family
 from .fitting import fit
 from .formula import check_levels, levels, parse_formula
+from .frame import used_columns
 from .plan import check_choice
 from .priors import Prior, resolve_priors
 from .sample import SamplerSettings
@@ -74,7 +77,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "data": ("dataset", "path", "dropna"),
     "transform": None,  # any column name -> {fn, args}
     "model": ("family", "link", "formula", "level1", "group", "level2", "level3",
-              "parameterization", "marginalize"),
+              "parameterization", "marginalize", "event"),
     "priors": None,  # any prior key -> {dist, params...}
     "sampler": ("draws", "tune", "chains", "seed", "sampler", "target_accept", "max_treedepth"),
 }
@@ -237,8 +240,9 @@ def apply_transforms(ctx: _Context, table: dict, data: pd.DataFrame) -> tuple[pd
                             f"({', '.join(roles)}), e.g. args = {list(roles)!r}; got {args!r}")
         for a in args:
             if not isinstance(a, str) or a not in data.columns:
-                raise ctx.error(keys + ("args",), f"{a!r} is not a column of the data; columns: "
-                                f"{', '.join(map(str, data.columns))}", DataError)
+                hint = did_you_mean(a, data.columns) if isinstance(a, str) else ""
+                raise ctx.error(keys + ("args",), f"{a!r} is not a column of the data{hint}; "
+                                f"columns: {', '.join(map(str, data.columns))}", DataError)
         try:
             if fn == "C":
                 values = data[args[0]].astype(str).where(data[args[0]].notna())
@@ -306,6 +310,43 @@ def build_spec(ctx: _Context, table: dict):
         return levels(level1, *higher, group=group, family=family, link=link)
     except SpecError as exc:
         raise ctx.wrap(("model",), exc) from None
+
+
+def model_texts(table: dict) -> list[tuple[tuple[str, ...], str]]:
+    """(key path, text) of every formula or equation in the [model] table, in file order."""
+    out = []
+    for k in ("formula", "level1"):
+        if isinstance(table.get(k), str):
+            out.append((("model", k), table[k]))
+    for k in ("level2", "level3"):
+        if isinstance(table.get(k), dict):
+            out += [(("model", k, coef), text) for coef, text in table[k].items()
+                    if isinstance(text, str)]
+    if isinstance(table.get("group"), str):
+        out.append((("model", "group"), table["group"]))
+    elif isinstance(table.get("group"), list):
+        out += [(("model", "group"), g) for g in table["group"] if isinstance(g, str)]
+    return out
+
+
+def check_model_columns(ctx: _Context, table: dict, spec, data: pd.DataFrame) -> None:
+    """Every column the model uses is in the data; else an error at the line of the formula or
+    equation that names it, with the closest column names."""
+    roles = used_columns(spec)
+    texts = model_texts(table)
+    for col, role in roles.items():
+        if col in data.columns:
+            continue
+        pattern = re.compile(rf"(?<![A-Za-z0-9_.]){re.escape(col)}(?![A-Za-z0-9_.])")
+        keys = next((k for k, text in texts if pattern.search(text)), ("model",))
+        raise ctx.error(keys, f"unknown column '{col}' ({role}){did_you_mean(col, data.columns)}"
+                        f"; the data have columns: {', '.join(map(str, data.columns))}",
+                        DataError)
+    if spec.response.event is not None:
+        try:
+            event_indicator(data, spec.response.name, spec.response.event)
+        except DataError as exc:
+            raise ctx.wrap(("model", "event"), exc) from None
 
 
 def read_priors(ctx: _Context, table: dict) -> dict:
@@ -409,11 +450,19 @@ def load_model(path: str | Path, allow_outside_data: bool = False) -> ModelFile:
     _want(ctx, dropna, bool, ("data", "dropna"), "true or false")
     data, transforms = apply_transforms(ctx, doc.get("transform", {}), data)
     spec = build_spec(ctx, doc["model"])
+    if "event" in doc["model"]:
+        event = _want(ctx, doc["model"]["event"], str, ("model", "event"),
+                      "the text of the outcome's value counted as 1")
+        try:
+            spec = spec.with_event(event)
+        except SpecError as exc:
+            raise ctx.wrap(("model", "event"), exc) from None
     parameterization = doc["model"].get("parameterization", "auto")
     try:
         check_choice(parameterization)
     except SpecError as exc:
         raise ctx.wrap(("model", "parameterization"), exc) from None
+    check_model_columns(ctx, doc["model"], spec, data)
     try:
         check_levels(spec, data)
     except SpecError as exc:

@@ -16,6 +16,14 @@ name                dims                                   meaning
 
 User names (columns, grouping factors) become dims and summary rows; :func:`check_user_names`
 rejects those that would collide with hiermod's own.
+
+The sds and correlations are indexed by their own dims (``<g>_cov_term``), not by the group
+effects' ``<g>_term``, though both hold the same term names. ArviZ (1.3) labels the rows of
+``az.summary`` by iterating over each variable's own dims but takes the values stacked in the
+order in which the dims first appear across the posterior's variables: with a shared term dim,
+``sd_<g>`` (term) before ``u_<g>`` (level, term) made every ``u_<g>`` row show another cell's
+value. No two variables share a dim in a different relative order, so the first
+``az.summary(fit.idata)`` of an ArviZ user is labelled correctly.
 """
 
 from __future__ import annotations
@@ -103,13 +111,19 @@ def term_dim(factor: str) -> str:
     return f"{factor}_term"
 
 
-def term_dim_bis(factor: str) -> str:
-    """Second copy of the term dimension, for square matrices (correlations)."""
-    return f"{factor}_term_"
+def cov_dim(factor: str) -> str:
+    """The terms of Σ_g, indexing the sds ``sd_<g>`` and the rows of ``corr_<g>`` (not shared
+    with ``u_<g>``; see the module docstring)."""
+    return f"{factor}_cov_term"
 
 
-def factor_dims(factor: str) -> tuple[str, str, str]:
-    return group_dim(factor), term_dim(factor), term_dim_bis(factor)
+def cov_dim_bis(factor: str) -> str:
+    """Second copy of :func:`cov_dim`, the columns of the correlation matrix ``corr_<g>``."""
+    return f"{factor}_cov_term_"
+
+
+def factor_dims(factor: str) -> tuple[str, str, str, str]:
+    return group_dim(factor), term_dim(factor), cov_dim(factor), cov_dim_bis(factor)
 
 
 def reported_variables(factors) -> tuple[str, ...]:
@@ -188,6 +202,8 @@ def corr_key(a: str, b: str) -> str:
 POSTERIOR_PREDICTIVE = "posterior_predictive"  # group: draws of y (chain, draw, obs)
 LOG_LIKELIHOOD = "log_likelihood"  # group: pointwise log-likelihood (chain, draw, obs)
 PREDICTIONS = "predictions"  # group: draws for new data (chain, draw, obs)
+PRIOR = "prior"  # group: draws of the parameters from the prior
+PRIOR_PREDICTIVE = "prior_predictive"  # group: draws of y from the prior (chain, draw, obs)
 EXPECTED = "expected"  # E[y | η] = g⁻¹(η) (probability for binomial) in "predictions"
 RESIDUAL = "residual"  # the level-1 row of variance / ICC tables
 RESIDUAL_VAR = "sigma^2"  # variance row of the residual

@@ -19,25 +19,37 @@ from .diagnostics import Diagnostics, diagnose
 from .formula import Spec
 from .marginal import PATH_EXPLICIT, PATH_MARGINAL
 from .plan import INTEGRATED, make_plan
+from .prior_predictive import sample_prior_predictive
 from .priors import Prior, resolve_priors
 from .report import (
     add_log_likelihood,
     add_posterior_predictive,
+    binned_residuals,
+    calibration,
+    coef,
     compare,
     contrast,
     design_effect,
+    fixef,
     group_effects,
+    group_effects_qq,
     icc,
     icc_draws,
     loo,
+    marginal_means,
+    odds_ratios,
     pooling,
     ppc_groups,
     ppc_overall,
     predict,
     r2_levels,
     r2_nakagawa,
+    ranef,
+    residuals,
+    slopes,
     summary,
     trajectories,
+    varcorr,
     variance_components,
     variance_explained,
 )
@@ -76,9 +88,28 @@ class Fit:
                          sampler="pymc" if self.settings.sampler == "nutpie"
                          else self.settings.sampler).built.model
 
-    def summary(self, prob: float = 0.95) -> pd.DataFrame:
-        """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter."""
-        return summary(self.idata, self.design, prob)
+    def summary(self, prob: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
+        """Posterior mean, sd, equal-tailed interval, ESS and R-hat per parameter; with
+        ``exponentiate`` the fixed effects as exp(β): odds or rate ratios."""
+        return summary(self.idata, self.design, prob, exponentiate)
+
+    # --- lme4's accessors --------------------------------------------------------------------
+
+    def fixef(self, statistic: str = "mean") -> pd.Series:
+        """Fixed effects (:func:`hiermod.report.fixef`, lme4's ``fixef``)."""
+        return fixef(self.idata, self.design, statistic)
+
+    def ranef(self, statistic: str = "mean") -> dict[str, pd.DataFrame]:
+        """Group effects per factor (:func:`hiermod.report.ranef`, lme4's ``ranef``)."""
+        return ranef(self.idata, self.design, statistic)
+
+    def coef(self, statistic: str = "mean") -> dict[str, pd.DataFrame]:
+        """Fixed + group effects per factor (:func:`hiermod.report.coef`, lme4's ``coef``)."""
+        return coef(self.idata, self.design, statistic)
+
+    def VarCorr(self, statistic: str = "mean") -> pd.DataFrame:  # noqa: N802 - lme4's name
+        """Variance components (:func:`hiermod.report.varcorr`, lme4's ``VarCorr``)."""
+        return varcorr(self.idata, self.design, statistic)
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
@@ -96,7 +127,8 @@ class Fit:
             "priors": io.priors_to_json(self.user_priors),
             "parameterization": self.parameterization, "model_path": self.model_path,
             "settings": asdict(self.settings), "timing": self.timing,
-            "dropped_rows": [str(r) for r in self.design.dropped_rows]})
+            "dropped_rows": [str(r) for r in self.design.dropped_rows],
+            **({"event": self.spec.response.event} if self.spec.response.event else {})})
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{f.name}: {f.n_levels}" for f in self.design.factors)
@@ -147,6 +179,26 @@ class Fit:
         """Posterior of weighted sums of fixed effects (:func:`hiermod.report.contrast`)."""
         return contrast(self.idata, self.design, weights, prob=prob)
 
+    # --- marginal means, comparisons, slopes, odds ratios -----------------------------------
+
+    def marginal_means(self, by=None, at: dict | None = None, grid: str = "reference",
+                       groups: str = "zero", weights: str = "equal", scale: str = "response",
+                       prob: float = 0.95):
+        """emmeans-style marginal means (:func:`hiermod.report.marginal_means`); their
+        ``.compare()`` gives the contrasts."""
+        return marginal_means(self.idata, self.design, self.data, by, at=at, grid=grid,
+                              groups=groups, weights=weights, scale=scale, prob=prob)
+
+    def slopes(self, variable: str, by=None, at: dict | None = None, grid: str = "data",
+               groups: str = "zero", scale: str = "response", prob: float = 0.95):
+        """dE[y]/dx, the average marginal effect (:func:`hiermod.report.slopes`)."""
+        return slopes(self.idata, self.design, self.data, variable, by=by, at=at, grid=grid,
+                      groups=groups, scale=scale, prob=prob)
+
+    def odds_ratios(self, prob: float = 0.95, intercept: bool = False) -> pd.DataFrame:
+        """exp(β): odds ratios (logit) or rate ratios (log) (:func:`hiermod.report.odds_ratios`)."""
+        return odds_ratios(self.idata, self.design, prob, intercept)
+
     # --- group effects and pooling -----------------------------------------------------------
 
     def group_effects(self, factor: str | None = None, term: str | None = None,
@@ -163,10 +215,12 @@ class Fit:
     # --- predictions ---------------------------------------------------------------------------
 
     def predict(self, newdata, new_groups: str = "sample", kind: str = "both",
-                prob: float = 0.95, random_seed: int | None = None):
-        """Predictions for new data (:func:`hiermod.report.predict`)."""
+                prob: float = 0.95, random_seed: int | None = None, groups: str = "fitted",
+                new_group_means: str = "training"):
+        """Predictions for new data, for groups or the population (:func:`hiermod.report.predict`)."""
         return predict(self.idata, self.design, newdata, new_groups=new_groups, kind=kind,
-                       prob=prob, random_seed=random_seed)
+                       prob=prob, random_seed=random_seed, groups=groups,
+                       new_group_means=new_group_means)
 
     def trajectories(self, x: str, factor: str | None = None, n_points: int = 20,
                      prob: float = 0.95):
@@ -181,17 +235,39 @@ class Fit:
         return add_log_likelihood(add_posterior_predictive(
             self.idata, self.design, random_seed, overwrite), self.design, overwrite)
 
-    def ppc(self, stats=("mean", "sd", "min", "max"), prob: float = 0.95,
-            random_seed: int | None = None):
+    def ppc(self, stats=None, prob: float = 0.95, random_seed: int | None = None):
         """Overall posterior predictive checks (:func:`hiermod.report.ppc_overall`)."""
         return ppc_overall(self.idata, self.design, stats=stats, prob=prob,
                            random_seed=random_seed)
 
-    def ppc_groups(self, factor: str | None = None, stats=("mean", "sd"), prob: float = 0.95,
-                   random_seed: int | None = None):
-        """Per-group checks of group means and sds (:func:`hiermod.report.ppc_groups`)."""
+    def prior_predictive(self, draws: int = 500, random_seed: int | None = None):
+        """Draws from the priors of this fit's model (:func:`hiermod.sample_prior_predictive`);
+        check them with ``hm.report.ppc_overall(tree, fit.design, group="prior_predictive")``."""
+        return sample_prior_predictive(self.design, self.user_priors, draws, random_seed)
+
+    def ppc_groups(self, factor: str | None = None, stats=None, prob: float = 0.95,
+                   random_seed: int | None = None, groups: str = "new"):
+        """Per-group checks of group means and sds, new groups replicated by default
+        (:func:`hiermod.report.ppc_groups`)."""
         return ppc_groups(self.idata, self.design, factor=factor, stats=stats, prob=prob,
-                          random_seed=random_seed)
+                          random_seed=random_seed, groups=groups)
+
+    def residuals(self) -> pd.DataFrame:
+        """Fitted values, raw and Pearson residuals (:func:`hiermod.report.residuals`)."""
+        return residuals(self.idata, self.design)
+
+    def binned_residuals(self, n_bins: int | None = None) -> pd.DataFrame:
+        """Mean residuals in bins of the fitted value (:func:`hiermod.report.binned_residuals`)."""
+        return binned_residuals(self.idata, self.design, n_bins)
+
+    def calibration(self, n_bins: int = 10, prob: float = 0.95) -> pd.DataFrame:
+        """Observed against predicted probability (:func:`hiermod.report.calibration`)."""
+        return calibration(self.idata, self.design, n_bins, prob)
+
+    def group_effects_qq(self, factor: str | None = None, term: str | None = None,
+                         prob: float = 0.95) -> pd.DataFrame:
+        """QQ table of the standardized group effects (:func:`hiermod.report.group_effects_qq`)."""
+        return group_effects_qq(self.idata, self.design, factor, term, prob)
 
     def loo(self, pointwise: bool = True):
         """PSIS-LOO with Pareto k (:func:`hiermod.report.loo`)."""

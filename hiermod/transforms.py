@@ -7,11 +7,26 @@ Centering (Enders & Tofighi 2007; Snijders & Bosker ch. 4):
 * ``gmean(x, g)`` the group mean x̄_j, a level-2 predictor (contextual effect next to cwc)
 
 They are *stateful*: the means are learned on the data the model is fitted to and reused for
-new data, so a prediction for an existing group uses that group's fitted mean. Groups that are
-new in the new data use their own mean in the new data.
+new data, so a prediction for an existing group uses that group's fitted mean.
+
+A group that is new in the new data has no fitted mean. By default it is given the mean of the
+training groups' means (the centre of the distribution of group means), so that
+``cwc(x, g)`` = x − that mean still moves with x: a one-row prediction for a new group is not
+flat in x. Where the new data hold a whole new group (all its units), its own mean over those
+rows is what the model means; :func:`new_group_means` ("newdata") switches to it, and
+``predict(..., new_group_means="newdata")`` uses that switch.
+
+``cgm(x)`` centres at the mean over the *rows* of the fitted data. For a level-2 variable
+(constant within groups) that is the size-weighted mean of the groups' values, not the mean over
+groups; to centre a level-2 variable at the mean over groups, make the column before fitting
+(``df["w_c"] = df["w"] - df.groupby("g")["w"].first().mean()``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -21,9 +36,36 @@ from formulae.transforms import TRANSFORMS
 from .errors import DataError
 from .exactsum import ExactSum, exact_mean, mean_sd
 
+#: where a group unseen in fitting takes its mean of x from (see the module docstring)
+NEW_GROUP_MEANS = ("training", "newdata")
+_new_group_means: ContextVar[str] = ContextVar("hiermod_new_group_means", default="training")
+
+
+@contextmanager
+def new_group_means(source: str) -> Iterator[None]:
+    """Inside the block, ``cwc`` and ``gmean`` give a group unseen in fitting the mean of its own
+    rows in the new data (``"newdata"``) or the mean of the training groups' means
+    (``"training"``, the default outside any block).
+
+    Raises
+    ------
+    ValueError
+        ``source`` not one of :data:`NEW_GROUP_MEANS`.
+    """
+    if source not in NEW_GROUP_MEANS:
+        raise ValueError(f"new_group_means must be one of {', '.join(NEW_GROUP_MEANS)}, "
+                         f"got {source!r}")
+    token = _new_group_means.set(source)
+    try:
+        yield
+    finally:
+        _new_group_means.reset(token)
+
 
 class _GroupMeans:
-    """Learn per-group means of x on first call; reuse them afterwards (new groups: own mean)."""
+    """Learn per-group means of x on first call; reuse them afterwards. A group unseen in
+    fitting gets the mean of the fitted groups' means, or with :func:`new_group_means`
+    ("newdata") the mean of its own rows."""
 
     __stateful_transform__ = True
 
@@ -36,7 +78,10 @@ class _GroupMeans:
         if self.means is None:
             self.means = own
         known = self.means.reindex(g).to_numpy()
-        fresh = own.reindex(g).to_numpy()
+        if _new_group_means.get() == "newdata":
+            fresh = own.reindex(g).to_numpy()
+        else:
+            fresh = np.full(len(g), float(self.means.mean()))
         return np.where(np.isnan(known), fresh, known)
 
 

@@ -380,7 +380,11 @@ NB02 = [
       is the between-school effect.
 
     Both helpers are computed inside the formula from the training data and remembered, so
-    predictions for new data reuse the same means. (The data set ships ready-made `cses` and
+    predictions for new data reuse the same means. A school that is not in the data has no
+    mean of its own: `cwc` and `gmean` then use the mean of the training schools' means, so a
+    one-pupil prediction still moves with the pupil's SES (with
+    `predict(..., new_group_means="newdata")` a new school's own rows in the new data give its
+    mean instead, when they are the whole school). (The data set ships ready-made `cses` and
     `meanses` columns; we do not need them.)
     """),
     code("""
@@ -882,12 +886,21 @@ NB05 = [
     county means it does not, for the share of homes below a threshold it might.
 
     The same check county by county: is each county's observed mean inside the interval of its
-    replicated means?
+    replicated means? There are two ways to replicate a county. With its own fitted effect
+    (`groups="fitted"`), the replicated mean follows the observed one by construction — the
+    effect was fitted to it — and the check nearly always passes. With a *new* effect drawn
+    from N(0, τ²) (`groups="new"`, the default: a mixed predictive check), the question is
+    whether the county is a plausible member of the population of counties the model
+    describes.
     """),
     code("""
-        by_county = uranium.ppc_groups(random_seed=511)
-        print(f"counties outside their 95% predictive interval: mean {by_county.attrs['outside']['mean']}, "
-              f"sd {by_county.attrs['outside']['sd']} (of {len(by_county)}; about 4 expected by chance)")
+        by_county = uranium.ppc_groups(random_seed=511)                     # new county effects
+        own = uranium.ppc_groups(random_seed=511, groups="fitted")          # the counties' own
+        pd.DataFrame({"means outside": [by_county["outside_mean"].sum(), own["outside_mean"].sum()],
+                      "sds outside": [by_county["outside_sd"].sum(), own["outside_sd"].sum()]},
+                     index=["replicated with new county effects", "replicated with the fitted effects"])
+    """),
+    code("""
         by_county.sort_values("p_mean").head()
     """),
     code("""
@@ -899,8 +912,14 @@ NB05 = [
     mean. A handful of counties outside is what 95% intervals promise; a systematic pattern
     (all large counties above, say) would point to a missing predictor.
 
-    The county means pass. The county *sds* less so: about twice as many counties as chance
-    predicts have a spread of log radon outside its predictive interval. The model gives every
+    The county means pass: replicated with new county effects, about as many counties fall
+    outside their 95% intervals as chance predicts (about 4 of 85), so each county looks like a
+    plausible member of the population of counties, given its uranium level. (With the fitted
+    effects the count is similar here, because uranium leaves little between-county variance
+    to fit; without uranium in the model the fitted check would pass nearly every county
+    whatever its mean, which is why new effects are the default.) The county *sds* pass less
+    well: about twice as many counties as chance predicts have a spread of log radon outside
+    its predictive interval. The model gives every
     county the same residual sd σ; that is a simplification worth a closer look (which
     counties, and do they hold the measurements at the detection limit?) before using the model
     for anything that depends on the spread within a county.
@@ -1284,6 +1303,295 @@ NB07 = [
 ]
 
 
+# --- 08 ------------------------------------------------------------------------------------------
+
+NB08 = [
+    md("""
+    # 8. Marginal effects and model checking (contraception in Bangladesh)
+
+    The 1988 Bangladesh Fertility Survey asked 1,934 women in 60 districts whether they used
+    contraception (`use`: "Y" or "N"), with their number of living children (`livch`: 0, 1, 2,
+    3+), their age (centred at the mean, in years) and whether they lived in a town (`urban`).
+    The questions:
+
+    1. How much more likely is a woman with children to use contraception than one without,
+       and a woman in a town than one in the country — **on the probability scale**, not just
+       as log odds?
+    2. Is that an answer about a woman in a *typical district*, or about *all women*, whatever
+       their district? For a logit model these differ.
+    3. Does the model fit: do its predicted probabilities match the observed proportions, are
+       the district effects normal, do the priors make sense, and how well does it predict a
+       district it has never seen?
+
+    Along the way: a yes/no outcome without recoding, lme4's accessors on the posterior,
+    emmeans-style marginal means and contrasts, slopes, checks, grouped K-fold
+    cross-validation, and hiermod's reports on a bambi fit.
+    """),
+    setup(),
+    code("""
+        contra = hm.datasets.load("contraception")
+        print(f"{len(contra)} women in {contra['district'].nunique()} districts; "
+              f"{(contra['use'] == 'Y').mean():.1%} use contraception")
+        contra.groupby(["urban", "livch"])["use"].apply(lambda u: (u == "Y").mean()).unstack().round(3)
+    """),
+    md("""
+    ## A yes/no outcome, and the priors before the data
+
+    `use` holds "Y" and "N". Name the value counted as 1 with `event="Y"` (in a model file:
+    `event = "Y"` in `[model]`; bambi writes `use['Y'] ~ ...`). The model, as in lme4's
+    examples for these data, has a quadratic in age and a varying intercept per district:
+
+    $$
+    \\operatorname{logit} \\Pr(\\text{use}_{ij} = Y) = \\gamma_0 + \\gamma_1 \\text{age} + \\gamma_2 \\text{age}^2
+    + \\gamma_u\\,\\text{urban} + \\gamma_{\\text{livch}} + u_j,\\qquad u_j \\sim N(0, \\tau^2).
+    $$
+
+    Before fitting, what do the default priors say about the data? A **prior predictive check**
+    draws whole data sets from the priors (no NUTS needed) and compares them with the data.
+    """),
+    code("""
+        formula = "use ~ age + I(age**2) + urban + livch + (1 | district)"
+        spec = hm.parse_formula(formula, family="bernoulli").with_event("Y")
+        design = hm.make_design(spec, contra)
+        prior = hm.sample_prior_predictive(design, draws=500, random_seed=801)
+        hm.report.ppc_overall(prior, design, group="prior_predictive")
+    """),
+    code("""
+        plots.plot_ppc(prior, group="prior_predictive")
+    """),
+    md("""
+    In 95% of the data sets drawn from the priors the share of users lies between about 15%
+    and 75%, with the observed 39% well inside: weakly informative, as intended, without piling
+    the probabilities at 0 and 1 (as very wide priors on the logit scale would). Now the fit:
+    """),
+    code("""
+        fit = hm.fit(formula, contra, family="bernoulli", event="Y", **SAMPLING, random_seed=802)
+        print(fit.diagnostics())
+        fit.summary()
+    """),
+    md("""
+    ## Odds ratios, and lme4's accessors
+
+    The coefficients are log odds ratios; `summary(exponentiate=True)` or `odds_ratios()`
+    puts them on the odds-ratio scale (the interval is exp of β's interval; `p_above_1` is the
+    posterior probability that the ratio exceeds 1):
+    """),
+    code("""
+        fit.odds_ratios()
+    """),
+    md("""
+    An lme4 user's `fixef`, `ranef`, `coef` and `VarCorr` work on the posterior (means of the
+    draws where lme4 has estimates; lme4 1.1-31's `glmer` gives −1.035, 0.0035, −0.0046, 0.697,
+    0.815, 0.916, 0.915 and a district sd of 0.475 for these data,
+    `tests/reference/marginal/contraception.json`):
+    """),
+    code("""
+        print(fit.fixef().round(4).to_dict())
+        print(fit.VarCorr())
+        fit.coef()["district"].head()
+    """),
+    md("""
+    ## Marginal means: a typical district, or everybody?
+
+    An odds ratio of 2 is hard to read; a difference in probability is not. **Marginal means**
+    (emmeans' estimated marginal means) predict the probability on a reference grid — every
+    level of each factor, age at its mean — and average over the factors not asked for. For a
+    multilevel logit model the group effects can enter in two ways:
+
+    * `groups="zero"`: the district effect at 0, the **conditional** probability of a woman in
+      a typical district (lme4's `re.form = NA`);
+    * `groups="average"`: the probability averaged over the distribution of districts,
+      ∫ logit⁻¹(xβ + u) N(u | 0, τ²) du — the **population-averaged** probability, the share
+      of users among all such women, whatever their district.
+    """),
+    code("""
+        typical = fit.marginal_means(by="livch", groups="zero")
+        everybody = fit.marginal_means(by="livch", groups="average")
+        pd.concat({"typical district": typical.table.set_index("livch"),
+                   "averaged over districts": everybody.table.set_index("livch")}, axis=1).round(3)
+    """),
+    md("""
+    The two agree in direction, but the population-averaged probabilities are pulled towards
+    1/2: below 1/2, averaging over districts raises the probability (the logit curve is convex
+    there), so the differences between the levels shrink a little. Neither is wrong; they
+    answer different questions — for a woman in a given district, the conditional one; for a
+    policy aimed at all women, the population-averaged one.
+
+    The probabilities by number of children and residence, as a plot with a categorical axis:
+    """),
+    code("""
+        by_both = fit.marginal_means(by=["livch", "urban"], groups="average")
+        plots.plot_predictions(by_both.table, x="livch", group="urban")
+    """),
+    md("""
+    ## Contrasts with intervals
+
+    `.compare()` takes differences (or ratios, or odds ratios) of the marginal means, draw by
+    draw, so every contrast has its posterior interval:
+    """),
+    code("""
+        everybody.compare(pairs="reference")          # each number of children against none
+    """),
+    code("""
+        everybody.compare(pairs="pairwise")           # every pair
+    """),
+    md("""
+    Having a first child goes with about 18 percentage points more use; further children add
+    little (the 1 − 2 and 2 − 3+ contrasts straddle zero). On the odds-ratio scale, with the
+    district effect at 0 the contrast of urban against rural is exactly exp(γ_u) in every
+    cell; averaged over districts the odds ratio is *attenuated* — the familiar gap between
+    conditional and marginal odds ratios:
+    """),
+    code("""
+        cells = {g: fit.marginal_means(by=["urban", "livch"], groups=g)
+                 .compare("urban", comparison="odds_ratio").set_index("livch")[["mean", "lower", "upper"]]
+                 for g in ("zero", "average")}
+        pd.concat(cells, axis=1).round(3)
+    """),
+    md("""
+    ## Slopes
+
+    The effect of a numeric predictor on the probability is a derivative, dE[y]/d age. Averaged
+    over the women in the data it is the **average marginal effect** (marginaleffects'
+    `avg_slopes`); at given ages it traces the quadratic:
+    """),
+    code("""
+        fit.slopes("age", by="urban", groups="average")
+    """),
+    code("""
+        fit.slopes("age", at={"age": [-10, 0, 10, 20]}, grid="reference", by="age")
+    """),
+    md("""
+    Use rises with age up to about the mean age and falls after it: the slope is positive for
+    younger women and negative for older ones, about 0 on average.
+
+    ## Predictions for the population
+
+    `predict` does the same for any rows, without inventing a district: `groups="zero"` (a
+    typical district) or `groups="average"` (all districts); the data need no district column.
+    """),
+    code("""
+        women = pd.DataFrame({"age": [-5.0, -5.0], "urban": ["N", "Y"], "livch": ["2", "2"]})
+        pd.concat({g: fit.predict(women, groups=g, kind="mean").table
+                   for g in ("zero", "average")}).round(3)
+    """),
+    md("""
+    ## Does the model fit?
+
+    **Posterior predictive checks.** For a 0/1 outcome the informative statistic is the share of
+    ones (its min and max are 0 and 1 in every replication, and hiermod refuses them). Per
+    district, each district is replicated with a *new* district effect, so the check asks
+    whether it looks like a member of the population of districts:
+    """),
+    code("""
+        fit.posterior_predictive(random_seed=803)
+        fit.ppc()
+    """),
+    code("""
+        by_district = fit.ppc_groups(random_seed=803)
+        plots.plot_ppc(fit.idata, by_district)
+    """),
+    md("""
+    **Binned residuals** (Gelman & Hill 2007, sec. 5.6): the mean of y − p̂ in bins of the
+    fitted probability, against ±2 standard errors. About 95% of the bins should fall inside.
+    """),
+    code("""
+        plots.plot_binned_residuals(fit.binned_residuals())
+    """),
+    md("""
+    **Calibration**: the observed proportion of users against the predicted probability, in ten
+    bins. A calibrated model lies on the diagonal.
+    """),
+    code("""
+        calibration = fit.calibration()
+        print(f"Brier score {calibration.attrs['brier']:.3f}")
+        plots.plot_calibration(calibration)
+    """),
+    md("""
+    **Are the district effects normal?** The QQ plot sorts the standardized draws u_j / τ at
+    every posterior draw; under the model they are a sample of N(0, 1), so the points should
+    follow the line (posterior means of u_j would not: they are shrunk).
+    """),
+    code("""
+        plots.plot_qq(fit.group_effects_qq())
+    """),
+    md("""
+    All of this is in-sample: each district's own data informed its effect. The honest test
+    of prediction for districts the model has *not* seen is cross-validation that holds out
+    whole districts.
+
+    ## Grouped K-fold cross-validation
+
+    `hm.kfold(fit, K, folds="grouped")` refits the model K times, each time without a K-th of
+    the districts, and scores the held-out districts — their effects integrated over the
+    refit's N(0, τ²), since they are new. The refits run in parallel processes. Comparing
+    with a model without the number of children:
+    """),
+    code("""
+        # the refits use each fit's own sampler settings; quick mode: 2 folds one after the
+        # other, a full run: 10 folds, refits in parallel processes
+        KFOLD = dict(K=2, n_jobs=1) if QUICK else dict(K=10)
+        no_children = hm.fit("use ~ age + I(age**2) + urban + (1 | district)", contra,
+                             family="bernoulli", event="Y", **SAMPLING, random_seed=804)
+        cv = {name: hm.kfold(f, folds="grouped", random_seed=805, **KFOLD)
+              for name, f in {"with livch": fit, "without livch": no_children}.items()}
+        for name, result in cv.items():
+            print(f"{name}: {result}")
+        diff = cv["with livch"].pointwise["elpd"].to_numpy() - cv["without livch"].pointwise["elpd"].to_numpy()
+        print(f"elpd difference {diff.sum():.1f} (se {np.sqrt(len(diff)) * diff.std(ddof=1):.1f}) "
+              "in favour of the model with the number of children")
+    """),
+    md("""
+    Both runs use the same folds (the same seed), so their pointwise elpd can be differenced
+    district by district. The number of children improves the prediction for new districts,
+    by about twice the standard error of the difference: a real but modest gain, as the
+    contrasts above suggested (the first child matters, the others little).
+
+    ## hiermod's reports on a bambi fit
+
+    A model fitted by bambi can be read into a hiermod Fit: the formula becomes a Spec (bambi
+    estimates no correlation between group-specific terms, so they are uncorrelated), the
+    posterior is renamed, and every report above works on it — here the cbpp model of notebook
+    06, fitted by bambi, with its ICC and population-averaged incidence by period:
+    """),
+    code("""
+        import logging
+
+        import bambi as bmb
+
+        logging.getLogger("pymc").setLevel(logging.ERROR)  # no sampler chatter
+        cbpp = hm.datasets.load("cbpp")
+        bambi_model = bmb.Model("p(incidence, size) ~ period + (1 | herd)", cbpp, family="binomial")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bambi_idata = bambi_model.fit(draws=SAMPLING["draws"], tune=SAMPLING["tune"],
+                                          chains=SAMPLING["chains"], random_seed=806, progressbar=False)
+        from_bambi = hm.from_bambi(bambi_model, bambi_idata)
+        print(from_bambi)
+        print(from_bambi.icc())
+        from_bambi.marginal_means(by="period", groups="average").table.round(3)
+    """),
+    md("""
+    ## Summary
+
+    * A yes/no outcome needs no recoding: `event="Y"`.
+    * `fit.marginal_means(by=..., groups=...)` gives probabilities for a typical group
+      (`"zero"`) or averaged over the groups (`"average"`); `.compare()` their differences,
+      ratios or odds ratios; `fit.slopes()` average marginal effects — all with posterior
+      intervals, draw by draw.
+    * `fit.fixef()`, `ranef()`, `coef()`, `VarCorr()`, `summary(exponentiate=True)` read like
+      lme4 and broom.
+    * Checks: prior predictive (`hm.sample_prior_predictive`), posterior predictive with new
+      groups (`fit.ppc_groups()`), binned residuals, calibration, QQ of the group effects.
+    * `hm.kfold(..., folds="grouped")` scores predictions for new groups by refitting;
+      `folds="stratified"` checks PSIS-LOO where its Pareto k are high.
+    * `hm.from_bambi(model, idata)` puts hiermod's reports on a bambi fit.
+
+    Back to the [list of notebooks](README.md).
+    """),
+]
+
+
 NOTEBOOK_CELLS = {
     "01_pooling_and_icc": NB01,
     "02_predictors_at_two_levels": NB02,
@@ -1292,6 +1600,7 @@ NOTEBOOK_CELLS = {
     "05_checking_and_predicting": NB05,
     "06_binary_and_counts": NB06,
     "07_few_clusters": NB07,
+    "08_marginal_effects_and_checks": NB08,
 }
 
 

@@ -3,7 +3,9 @@
     .venv/bin/python scripts/make_report_images.py
 
 Fits (seeded, 2 chains × 500 draws): radon ``log_radon ~ floor + (1 + floor | county)`` and its
-null model, sleepstudy ``Reaction ~ Days + (Days | Subject)``.
+null model, sleepstudy ``Reaction ~ Days + (Days | Subject)``, penicillin
+``diameter ~ 1 + (1 | plate)`` (balanced: 6 samples per plate) and the contraception logit
+model ``use ~ age + I(age**2) + urban + livch + (1 | district)`` (event "Y").
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main() -> None:
 
     save(hp.plot_caterpillar(vis.group_effects()), "caterpillar")
     save(hp.plot_shrinkage(null.pooling()), "shrinkage")
+    save(hp.plot_shrinkage(vis.pooling()), "shrinkage_slopes")
     save(hp.plot_icc(null.icc_draws(), reference={"county": lme4_icc}), "icc")
     grid = pd.DataFrame([(c, f) for c in ["LAKE", "HENNEPIN", "AITKIN", "a new county"]
                          for f in (0, 1)], columns=["county", "floor"])
@@ -46,6 +49,24 @@ def main() -> None:
          "predictions")
     vis.posterior_predictive(random_seed=1)
     save(hp.plot_ppc(vis.idata, vis.ppc_groups()), "ppc")
+    save(hp.plot_residuals(vis.residuals()), "residuals")
+    save(hp.plot_qq(vis.group_effects_qq()), "qq_group_effects")
+
+    pen = hm.fit("diameter ~ 1 + (1 | plate)", hm.datasets.load("penicillin"), random_seed=4,
+                 **SETTINGS)
+    save(hp.plot_shrinkage(pen.pooling()), "shrinkage_balanced")
+
+    contra = hm.fit("use ~ age + I(age**2) + urban + livch + (1 | district)",
+                    hm.datasets.load("contraception"), family="bernoulli", event="Y",
+                    random_seed=5, **SETTINGS)
+    means = contra.marginal_means(by=["livch", "urban"], groups="average")
+    save(hp.plot_predictions(means.table, x="livch", group="urban"), "marginal_means")
+    contra.posterior_predictive(random_seed=5)
+    save(hp.plot_ppc(contra.idata, contra.ppc_groups(random_seed=5)), "ppc_binary")
+    save(hp.plot_binned_residuals(contra.binned_residuals()), "binned_residuals")
+    save(hp.plot_calibration(contra.calibration()), "calibration")
+    prior = contra.prior_predictive(draws=500, random_seed=6)
+    save(hp.plot_ppc(prior, group="prior_predictive"), "prior_predictive")
 
     sleep = hm.fit("Reaction ~ Days + (Days | Subject)", hm.datasets.load("sleepstudy"),
                    random_seed=3, **SETTINGS)

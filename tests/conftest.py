@@ -18,7 +18,7 @@ import hiermod as hm  # noqa: E402
 import support  # noqa: E402
 
 #: the seed of every shared fit
-SEEDS = {"radon_vis": 11, "radon_null": 12, "hsb_null": 13, "sim_fit": 14}
+SEEDS = {"radon_vis": 11, "radon_null": 12, "hsb_null": 13, "sim_fit": 14, "contraception": 15}
 
 
 def _own_copy(fit):
@@ -61,6 +61,18 @@ def _sim_fit(sim_data):
     train, _ = sim_data
     return hm.fit("y ~ time + w + (1 + time | subject)", train, random_seed=SEEDS["sim_fit"],
                   **support.SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def _contraception():
+    """A bernoulli GLMM with a yes/no outcome (event "Y"), factors and a quadratic in age."""
+    return hm.fit(support.CONTRACEPTION, hm.datasets.load("contraception"), family="bernoulli",
+                  event="Y", random_seed=SEEDS["contraception"], **support.SETTINGS)
+
+
+@pytest.fixture
+def contraception(_contraception):
+    return _own_copy(_contraception)
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ DATASET_OF = {"data/radon.csv": "radon", "data/sleepstudy.csv": "sleepstudy",
 
 #: small, seeded sampler settings of the shared report fits (2 chains × 200 draws)
 SETTINGS = {"draws": 200, "tune": 300, "chains": 2, "progressbar": False}
+#: the bernoulli model of the shared contraception fit (lme4's glmer of mlmRev's example)
+CONTRACEPTION = "use ~ age + I(age**2) + urban + livch + (1 | district)"
 
 
 # --- reference fits (lme4 1.1-31) ---------------------------------------------------------------
@@ -156,11 +158,13 @@ def fake_tree(design, beta, sds: dict, sigma=None, u: dict | None = None,
         g, gt = names.group_dim(fd.name), names.term_dim(fd.name)
         coords[g], coords[gt] = list(fd.levels), list(fd.terms)
         sd = np.asarray(sds[fd.name], dtype=float)
-        data[names.group_sd(fd.name)] = (("chain", "draw", gt), rep(sd))
+        cv = names.cov_dim(fd.name)
+        coords[cv] = list(fd.terms)
+        data[names.group_sd(fd.name)] = (("chain", "draw", cv), rep(sd))
         R = np.eye(fd.q) if not corr or fd.name not in corr else np.asarray(corr[fd.name])
         if fd.q > 1:
-            coords[names.term_dim_bis(fd.name)] = list(fd.terms)
-            data[names.group_corr(fd.name)] = (("chain", "draw", gt, names.term_dim_bis(fd.name)),
+            coords[names.cov_dim_bis(fd.name)] = list(fd.terms)
+            data[names.group_corr(fd.name)] = (("chain", "draw", cv, names.cov_dim_bis(fd.name)),
                                                rep(R))
         if u is not None and fd.name in u:
             uu = rep(u[fd.name])
@@ -216,3 +220,17 @@ def demo_run(out: Path) -> Run:
     draws); conftest.py runs it once per session."""
     return run_cli("fit", "models/radon_vis.toml", *DEMO_ARGS, "--reml", "--out", str(out),
                    "--json", str(out / "summary.json"))
+
+
+# --- test tiers --------------------------------------------------------------------------------
+
+
+def tiered(cases, fast):
+    """``cases`` as pytest params, those not in ``fast`` marked slow (CI runs every tier; the
+    fast tier, ``-m "not slow"``, keeps one or two representatives of a family of cases)."""
+    import pytest
+
+    keep = list(fast)
+    return [case if any(case == f for f in keep) else
+            pytest.param(*(case if isinstance(case, tuple) else (case,)), marks=pytest.mark.slow)
+            for case in cases]

@@ -26,6 +26,7 @@ from hiermod.design import aggregate
 from hiermod.glmm import CompiledCells
 from hiermod.model.cellwise import assemble_cell_model
 from hiermod.model.pilot import cell_data, pilot
+from support import tiered
 
 
 def binary_data(n_groups=30, size=40, seed=0, slope_sd=0.3):
@@ -89,7 +90,7 @@ def test_cells_sum_rows_with_one_linear_predictor():
     assert pois.family == "poisson" and pois.n.sum() == 600  # exposure = rows in the cell
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", tiered(list(CASES), {"bernoulli_slope"}))
 def test_cell_and_row_log_densities_differ_by_a_constant(case):
     d = design_of(case)
     cells_model = built(d, "noncentered")[0].model
@@ -108,7 +109,7 @@ def test_cell_and_row_log_densities_differ_by_a_constant(case):
 # --- the adaptive parameterization is exact ----------------------------------------------------
 
 
-@pytest.mark.parametrize("case", ["cbpp", "bernoulli_slope", "poisson_crossed"])
+@pytest.mark.parametrize("case", tiered(["cbpp", "bernoulli_slope", "poisson_crossed"], {"cbpp"}))
 def test_adaptive_density_is_the_noncentred_one_times_the_jacobian(case):
     d = design_of(case)
     adaptive, _, constants = built(d, "adaptive")
@@ -147,8 +148,9 @@ OTHER_PRIORS = {"x": hm.Prior("StudentT", nu=4, mu=0, sigma=2),
 
 
 @pytest.mark.parametrize(("case", "parameterization", "priors"),
-                         [(c, p, None) for c in CASES for p in ("adaptive", "noncentered")]
-                         + [("bernoulli_slope", "adaptive", OTHER_PRIORS)])
+                         tiered([(c, p, None) for c in CASES for p in ("adaptive", "noncentered")]
+                                + [("bernoulli_slope", "adaptive", OTHER_PRIORS)],
+                                {("cbpp", "adaptive", None), ("poisson_crossed", "adaptive", None)}))
 def test_callback_equals_pymc_logp_and_gradient(case, parameterization, priors):
     d = design_of(case)
     b, data, constants = built(d, parameterization, priors)
@@ -192,6 +194,7 @@ def test_fit_aggregates_records_and_keeps_pointwise_rows():
                parameterization="adaptive", marginalize=False, **QUICK)
 
 
+@pytest.mark.slow
 def test_pymc_sampler_runs_the_same_cell_model():
     d = hm.datasets.load("cbpp")
     fit = hm.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d,

@@ -11,6 +11,9 @@ import pytest
 
 from support import ROOT, finish, load_reference, run_cli, start
 
+#: every test here runs the command line in a fresh interpreter (PyMC imported each time)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def schema():
@@ -44,6 +47,10 @@ def test_fit_writes_json_that_validates(schema, demo):
     assert list(report["group_corr"]["county"]) == ["Intercept|floor"]
     assert 0.6 < report["sigma"]["mean"] < 0.85
     assert 0 < report["icc"]["county"]["mean"] < 1
+    # the null model's ICC (fitted by the command), next to lme4's of the null model
+    null_icc = load_reference("radon_null")["icc"]
+    assert report["icc_null"]["county"]["mean"] == pytest.approx(null_icc, abs=0.04)
+    assert "null model" in run.stderr
     assert report["sampler"]["draws"] == 500 and report["sampler"]["random_seed"] == 7
     assert report["sampler"]["model_path"] == "marginal"  # gaussian, one factor: the default
     t = report["timing"]

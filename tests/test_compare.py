@@ -57,15 +57,15 @@ def fake_posterior(fit: RemlFit, shift_se: float = 0.5, sd_scale: float = 1.0,
     for vc in fit.varcomps:
         g = vc.factor
         sd = vc.sd * (1 + 0.1 * rng.standard_normal(shape + (len(vc.sd),)))
-        ds[names.group_sd(g)] = (("chain", "draw", names.term_dim(g)), np.abs(sd))
+        ds[names.group_sd(g)] = (("chain", "draw", names.cov_dim(g)), np.abs(sd))
         corr = np.broadcast_to(vc.corr, shape + vc.corr.shape).copy()
         for a, b in vc.pairs():
             r = np.clip(vc.corr[a, b] + 0.1 * rng.standard_normal(shape), -0.99, 0.99)
             corr[..., a, b] = corr[..., b, a] = r
-        ds[names.group_corr(g)] = (("chain", "draw", names.term_dim(g), names.term_dim_bis(g)),
+        ds[names.group_corr(g)] = (("chain", "draw", names.cov_dim(g), names.cov_dim_bis(g)),
                                    corr)
-        ds = ds.assign_coords({names.term_dim(g): list(vc.terms),
-                               names.term_dim_bis(g): list(vc.terms)})
+        ds = ds.assign_coords({names.cov_dim(g): list(vc.terms),
+                               names.cov_dim_bis(g): list(vc.terms)})
     if fit.sigma is not None:
         ds[names.SIGMA] = (("chain", "draw"), fit.sigma * (1 + 0.05 * rng.standard_normal(shape)))
     return xr.DataTree.from_dict({"posterior": ds})

@@ -18,7 +18,7 @@ from hiermod.marginal import assemble_marginal_model, group_stats
 from hiermod.marginal.callback import CompiledMarginal
 from hiermod.sample import SamplerSettings, sample
 from support import MARGINAL_CASES as CASES
-from support import design_of
+from support import design_of, tiered
 
 OTHER_PRIORS = {  # every family the compiled path evaluates, on every kind of coordinate
     "Intercept": hm.Prior("StudentT", nu=4, mu=250, sigma=60),
@@ -42,8 +42,9 @@ def compiled_and_model(design, priors=None):
 
 
 @pytest.mark.parametrize(("case", "priors"),
-                         [(c, None) for c in CASES]
-                         + [("sleep_vis", OTHER_PRIORS), ("sleep_uncorr", OTHER_PRIORS_2)])
+                         tiered([(c, None) for c in CASES]
+                                + [("sleep_vis", OTHER_PRIORS), ("sleep_uncorr", OTHER_PRIORS_2)],
+                                {("sleep_vis", None)}))
 def test_logp_and_gradient_equal_pymc(case, priors):
     design = design_of(case)
     cm, model = compiled_and_model(design, priors)
@@ -73,6 +74,7 @@ def test_non_finite_points_are_reported_not_raised():
     assert not (np.isfinite(value) and np.all(np.isfinite(grad)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["sleep_vis", "sleep_uncorr", "three_terms"])
 def test_compiled_fit_stores_what_the_pymc_model_stores(case):
     design = design_of(case)

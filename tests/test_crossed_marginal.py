@@ -25,7 +25,7 @@ from hiermod.marginal import assemble_marginal_model, marginal_stats
 from hiermod.marginal.crossed_callback import CompiledCrossed
 from hiermod.marginal.crossed_faces import crossed_loglik_graph, crossed_loglik_op
 from hiermod.marginal.crossed_kernel import crossed_draws
-from support import load_reference
+from support import load_reference, tiered
 
 
 def small_data(seed=0, n=150):
@@ -85,7 +85,7 @@ def compiled_face(design, face, grad=False):
     return pytensor.function([beta, *Ls, s], outs, on_unused_input="ignore", mode="FAST_COMPILE")
 
 
-@pytest.mark.parametrize("case", list(FORMULAS))
+@pytest.mark.parametrize("case", tiered(list(FORMULAS), {"crossed_slope", "nested"}))
 @pytest.mark.parametrize("face", [crossed_loglik_op, crossed_loglik_graph])
 def test_density_equals_the_multivariate_normal(case, face):
     d = design_of(case)
@@ -97,7 +97,7 @@ def test_density_equals_the_multivariate_normal(case, face):
         assert float(f(beta, *Ls, sigma)) == pytest.approx(ref, rel=1e-9), case
 
 
-@pytest.mark.parametrize("case", list(FORMULAS))
+@pytest.mark.parametrize("case", tiered(list(FORMULAS), {"three_crossed"}))
 def test_op_gradient_equals_autodiff_of_the_dense_graph(case):
     d = design_of(case)
     f_op, f_graph = compiled_face(d, crossed_loglik_op, True), compiled_face(d, crossed_loglik_graph, True)
@@ -111,7 +111,8 @@ def test_op_gradient_equals_autodiff_of_the_dense_graph(case):
                                        rtol=1e-8, atol=1e-8 * np.abs(b).max())
 
 
-@pytest.mark.parametrize("case", ["crossed_slope", "three_crossed", "nested", "no_intercept"])
+@pytest.mark.parametrize("case", tiered(["crossed_slope", "three_crossed", "nested", "no_intercept"],
+                                       {"three_crossed"}))
 def test_callback_equals_pymc(case):
     d = design_of(case)
     stats = marginal_stats(d)
@@ -169,6 +170,7 @@ def test_conditional_means_at_reml_estimates_are_lme4_modes():
         assert np.max(np.abs(means[g][0, :, 0] - mode) / se) < 1e-5, fd.name
 
 
+@pytest.mark.slow
 def test_joint_conditional_draws_have_the_direct_mean_and_covariance():
     d = design_of("crossed_slope")
     stats = marginal_stats(d)

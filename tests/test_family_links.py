@@ -57,6 +57,7 @@ def test_probit_refused_by_fit_and_reml_before_sampling(binary):
         hm.reml("y ~ x + (1 | g)", binary, family="probit")
 
 
+@pytest.mark.slow
 def test_probit_refused_by_model_files_and_the_cli(tmp_path, binary):
     binary.to_csv(tmp_path / "d.csv", index=False)
     (tmp_path / "m.toml").write_text(textwrap.dedent("""
@@ -105,6 +106,7 @@ def test_a_predictor_named_sigma_is_refused(binary):
         hm.make_design(hm.parse_formula("y ~ sigma + (1 | g)"), binary.rename(columns={"x": "sigma"}))
 
 
+@pytest.mark.slow
 def test_reserved_names_refused_on_every_path(tmp_path, binary):
     df = binary.rename(columns={"g": "residual"})
     formula = "y ~ x + (1 | residual)"

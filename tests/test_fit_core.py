@@ -110,6 +110,7 @@ def test_glm_families_recover_slope(family, formula, make):
     assert "sigma" not in fit.summary().index
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["pymc", "numpyro"])
 def test_other_samplers_run(sampler):
     df, _, _ = simulate(n_groups=8, n_per=10)
@@ -120,6 +121,7 @@ def test_other_samplers_run(sampler):
     assert fit.summary().loc["x", "r_hat"] < 1.2
 
 
+@pytest.mark.slow
 def test_centered_parameterization_runs():
     df, _, _ = simulate(n_groups=8, n_per=30)
     fit = hm.fit("y ~ x + (1 + x | g)", df, draws=100, tune=200, chains=2,

@@ -37,6 +37,9 @@ window.addEventListener('load', function () {{
 }});
 </script>"""
 
+#: the demo run and a headless browser: slow by nature
+pytestmark = pytest.mark.slow
+
 
 def chromium() -> str:
     env = os.environ.get("HIERMOD_CHROMIUM")

@@ -36,7 +36,7 @@ from hiermod.marginal.draws import factor_from_draws, group_effect_draws
 from hiermod.marginal.graph import marginal_loglik
 from hiermod.marginal.op import marginal_loglik_op
 from support import MARGINAL_CASES as CASES
-from support import design_of, lme4_term, load_reference
+from support import design_of, lme4_term, load_reference, tiered
 
 IMPLEMENTATIONS = {"graph": marginal_loglik, "op": marginal_loglik_op}
 
@@ -100,7 +100,7 @@ def test_group_stats_match_direct_sums():
 
 
 @pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", tiered(list(CASES), {"sleep_vis", "sleep_uncorr"}))
 def test_loglik_equals_multivariate_normal(case, impl):
     design = design_of(case)
     f = compiled_loglik(design, IMPLEMENTATIONS[impl])
@@ -121,7 +121,8 @@ def test_batched_cholesky_branch_for_many_terms(monkeypatch):
     assert abs(float(f(*point)) - ref) <= 1e-8 * abs(ref)
 
 
-@pytest.mark.parametrize("case", ["sleep_vis", "hsb_full", "three_terms", "no_intercept"])
+@pytest.mark.parametrize("case", tiered(["sleep_vis", "hsb_full", "three_terms", "no_intercept"],
+                                       {"sleep_vis"}))
 def test_op_gradient_equals_autodiff(case):
     design = design_of(case)
     f_op = compiled_loglik(design, marginal_loglik_op, grad=True)
@@ -144,7 +145,7 @@ def test_loglik_finite_as_an_sd_vanishes():
     assert float(f(beta, L0, 25.6)) == pytest.approx(float(f(beta, L1, 25.6)), rel=1e-12)
 
 
-@pytest.mark.parametrize("case", ["sleep_vis", "radon_l2", "sleep_uncorr"])
+@pytest.mark.parametrize("case", tiered(["sleep_vis", "radon_l2", "sleep_uncorr"], {"sleep_vis"}))
 def test_marginal_model_has_the_usual_priors_and_names(case):
     """logp(marginal) = prior terms of the usual model + the Potential, at any point."""
     design = design_of(case)
@@ -184,7 +185,7 @@ def reml_parameters(case, design):
     return beta, sd[:, None] * np.linalg.cholesky(R), reml["sigma"], reml
 
 
-@pytest.mark.parametrize("case", ["hsb_full", "sleep_vis", "radon_vis"])
+@pytest.mark.parametrize("case", tiered(["hsb_full", "sleep_vis", "radon_vis"], {"sleep_vis"}))
 def test_conditional_means_at_reml_estimates_are_lme4_modes(case):
     design = design_of(case)
     fd = design.factors[0]
@@ -282,6 +283,7 @@ def test_fit_draws_group_effects_and_records_the_path(tmp_path):
     np.testing.assert_array_equal(again.idata["posterior"]["u_Subject"].values, u.values)
 
 
+@pytest.mark.slow
 def test_numpyro_backend_runs_the_marginal_model():
     import numpyro  # noqa: F401 - installed by the set-up (hiermod[jax]); fail loudly if not
     data = hm.datasets.load("sleepstudy")

@@ -32,7 +32,7 @@ from hiermod.mle import GlmmProblem, LmmProblem, fit_lmm
 from hiermod.mle.glmm import conditional_modes, conditional_var
 from hiermod.mle.partition import Partition
 from hiermod.mle.schur import SchurFactor
-from support import central_gradient, lme4_term
+from support import central_gradient, lme4_term, tiered
 
 REF = Path(__file__).parent / "reference" / "crossed"
 CASES = ["pupils_crossed", "nested3", "big_crossed"]
@@ -95,7 +95,7 @@ def dense_oracle(problem: LmmProblem) -> LmmProblem:
 # --- the algebra -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", ["pupils_crossed", "nested3"])
+@pytest.mark.parametrize("case", tiered(["pupils_crossed", "nested3"], ["pupils_crossed"]))
 @pytest.mark.parametrize("reml_", [True, False])
 def test_schur_equals_dense_factorization(case, reml_):
     problem = LmmProblem(design(case))
@@ -115,6 +115,7 @@ def test_schur_equals_dense_factorization(case, reml_):
                                rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_correlated_slope_gradient_and_solve():
     """big_crossed's design cut to 2,000 rows: a correlated random slope in the block part,
     400 levels in the dense part; the Schur factor's solve and log-determinant equal dense
@@ -160,7 +161,7 @@ def test_partition_puts_nested_factors_in_blocks():
 
 
 @pytest.mark.parametrize("method", ["REML", "ML"])
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", tiered(CASES, [c for c in CASES if c != "big_crossed"]))
 def test_matches_lme4(case, method):
     ref = reference(case)
     blk = ref[method.lower()]
@@ -214,6 +215,7 @@ def _crossed_binomial():
                          "site": [f"s{i:02d}" for i in b]})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("formula", [
     "cbind(y, fail) ~ x + (1 + x | a) + (1 | site)",
     "cbind(y, fail) ~ x + (1 | a) + (1 | a:site)",  # nested: a:site inside a

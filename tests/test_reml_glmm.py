@@ -186,6 +186,7 @@ def test_package_lme4_deviance_equals_the_independent_emulation():
         np.testing.assert_allclose(package.deviance(x), emulated(x), rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_se_lme4_runs_on_correlated_slopes():
     data = bernoulli_data()
     d = make_design(parse_formula("high ~ floor + (1 + floor | county)", family="bernoulli"),

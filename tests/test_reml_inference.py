@@ -228,6 +228,7 @@ def test_boundary_mixture_p_for_one_variance():
 # --- confidence intervals ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["sleep", "radon", "efficacy", "penicillin"])
 def test_profile_intervals(case):
     """confint(m, method = "profile"): lme4 profiles the ML deviance; 1e-3 relative (lme4
@@ -257,6 +258,7 @@ def test_wald_intervals_and_errors():
         glmm.confint("profile")
 
 
+@pytest.mark.slow
 def test_bootstrap_is_reproducible_and_parallel():
     """The replicates depend on the seed only, not on the number of worker processes."""
     fit = hm.reml(reference("sleep")["formula"], data("sleep"))

@@ -21,7 +21,8 @@ import xarray as xr
 from nutpie.compile_pymc import CompiledPyMCModel
 from pytensor.graph.replace import vectorize_graph
 
-from .layout import Layout
+from .buffer import scalar
+from .layout import Layout, derive_layout
 
 UNCONSTRAINED = "unconstrained_point"  # the one variable nutpie stores per draw
 
@@ -50,6 +51,54 @@ def expand_identity(dim, expanded, x_, out_, user_data):
     out = numba.carray(out_, (dim,))
     out[:] = x
     return 0
+
+
+@numba.njit(cache=True)
+def status(value, out, logp_):
+    """Write the log-density for nutpie and return its status: 0, or 3 / 4 for a non-finite
+    gradient / value."""
+    logp = numba.carray(logp_, (1,))
+    logp[0] = value
+    if not np.all(np.isfinite(out)):
+        return 3
+    if not np.isfinite(value):
+        return 4
+    return 0
+
+
+@numba.njit(cache=True)
+def n_dim_of(buf):
+    """The number of coordinates: every callback's buffer holds it as its first scalar."""
+    return int(scalar(buf, 0))
+
+
+class CompiledCallback:
+    """A model's compiled log-density for nutpie: its ``layout`` (derived from the built PyMC
+    model), its ``buffer`` and, from the subclass, the numba ``kernel(buf, x, out)`` and the C
+    callback ``cfunc`` around it. The posterior comes from the PyMC model's own graph."""
+
+    kernel = None
+    cfunc = None
+
+    def __init__(self, built, factors: tuple[str, ...]) -> None:
+        self.built = built
+        self.layout: Layout = derive_layout(built, factors)
+
+    @property
+    def n_dim(self) -> int:
+        return self.layout.n_dim
+
+    def nutpie_model(self) -> CompiledPyMCModel:
+        return nutpie_model(self.layout, self.cfunc, self.buffer)
+
+    def logp_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log-density (Jacobians included) and its gradient at unconstrained x."""
+        out = np.zeros(self.n_dim)
+        return self.kernel(self.buffer, np.asarray(x, float), out), out
+
+    def posterior(self, stored: xr.Dataset) -> xr.Dataset:
+        """The posterior as the PyMC model stores it (:func:`posterior`)."""
+        return posterior(self.built.model, self.layout, stored)
 
 
 def nutpie_model(layout: Layout, logp_cfunc, buffer: np.ndarray) -> CompiledPyMCModel:

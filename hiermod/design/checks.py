@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, format_rows
+from ..errors import DataError, did_you_mean, format_rows
 
 
 class DataWarning(UserWarning):
@@ -41,7 +41,7 @@ def show_columns(columns, limit: int = 30) -> str:
 def check_columns(data: pd.DataFrame, roles: dict[str, str]) -> None:
     missing = [c for c in roles if c not in data.columns]
     if missing:
-        cols = ", ".join(f"'{c}' ({roles[c]})" for c in missing)
+        cols = ", ".join(f"'{c}' ({roles[c]}){did_you_mean(c, data.columns)}" for c in missing)
         raise DataError(f"unknown column{'s' if len(missing) > 1 else ''} {cols}; the data have "
                         f"columns: {show_columns(data.columns)}")
 
@@ -66,8 +66,9 @@ def handle_missing(data: pd.DataFrame, cols: list[str], dropna: bool) -> tuple[p
     return data.loc[~bad], dropped
 
 
-def numeric_column(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
-    """The column as floats; text that reads as numbers is converted with a warning."""
+def numeric_column(data: pd.DataFrame, col: str, role: str, hint: str = "") -> np.ndarray:
+    """The column as floats; text that reads as numbers is converted with a warning. ``hint``
+    ends the error for a non-numeric column (what to do instead)."""
     raw = data[col]
     if isinstance(raw.dtype, pd.CategoricalDtype):
         raw = raw.astype(object)
@@ -76,11 +77,53 @@ def numeric_column(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
     if bad.any():
         examples = ", ".join(show(v) for v in raw[bad].unique()[:3])
         raise DataError(f"the {role} '{col}' must be numeric; non-numeric values ({examples}) in "
-                        f"{format_rows(list(data.index[bad]))}")
+                        f"{format_rows(list(data.index[bad]))}{hint}")
     if raw.dtype.kind == "O" or pd.api.types.is_string_dtype(raw.dtype):
         warn(f"the {role} '{col}' holds numbers written as text; they are used as numbers. "
              f"Convert the column (pd.to_numeric) to silence this warning")
     return values.to_numpy(dtype=float)
+
+
+def value_labels(x: pd.Series) -> pd.Series:
+    """The text of each value, whole numbers without a decimal point (1.0 -> '1')."""
+    if pd.api.types.is_bool_dtype(x):
+        return x.map(lambda v: str(bool(v)))
+    if pd.api.types.is_numeric_dtype(x):
+        return x.map(lambda v: str(int(v)) if float(v).is_integer() else repr(float(v)))
+    return x.astype(str)
+
+
+def event_indicator(data: pd.DataFrame, col: str, event: str) -> np.ndarray:
+    """1.0 where the outcome column equals the event level (compared as text), else 0.0.
+
+    Raises
+    ------
+    DataError
+        The column has no such value (the message lists its values, with a suggestion), or it
+        has more than two values.
+    """
+    labels = value_labels(data[col])
+    values = sorted(labels.unique())
+    if event not in values:
+        raise DataError(f"the outcome '{col}' has no value {event!r} to count as the event; its "
+                        f"values: {', '.join(repr(v) for v in values[:10])}"
+                        f"{did_you_mean(event, values)}")
+    if len(values) > 2:
+        raise DataError(f"the outcome '{col}' of a yes/no model must have two values; it has "
+                        f"{len(values)} ({', '.join(repr(v) for v in values[:10])}): recode it "
+                        f"into {event!r} and one other value")
+    return (labels == event).to_numpy(dtype=float)
+
+
+def yes_no_hint(data: pd.DataFrame, col: str) -> str:
+    """For a non-numeric bernoulli outcome: how to name its event level."""
+    if pd.api.types.is_numeric_dtype(data[col]):
+        return ""
+    values = sorted(value_labels(data[col].dropna()).unique())
+    if len(values) != 2:
+        return ""
+    return (f". A yes/no outcome needs the value counted as 1: event={values[1]!r} "
+            f"(hm.fit(..., event=...), or event = \"{values[1]}\" in a model file's [model])")
 
 
 def check_factor(rows, name: str, index: np.ndarray, levels: tuple, q: int) -> None:

@@ -26,7 +26,14 @@ from ..families import Family, get_family
 from ..formula import GroupSpec, Spec, check_levels
 from ..frame import constant_within, factor_codes, matrix_columns, model_matrix, used_columns
 from .centring import Centring, centring
-from .checks import check_columns, check_factor, handle_missing, numeric_column
+from .checks import (
+    check_columns,
+    check_factor,
+    event_indicator,
+    handle_missing,
+    numeric_column,
+    yes_no_hint,
+)
 from .scales import DataScales, scales_of_rows
 from .validate import (
     check_frame,
@@ -195,6 +202,22 @@ def level2_terms(X: np.ndarray, terms: tuple[str, ...], fd: FactorDesign) -> tup
                  and constant_within(X[:, k], fd.index, fd.n_levels).all())
 
 
+def read_outcome(spec: Spec, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """(y, trials) of checked rows: the outcome as numbers (an event's indicator with
+    ``event=``), the trials from a trials or failures column (None without)."""
+    if spec.response.event is not None:
+        y = event_indicator(data, spec.response.name, spec.response.event)
+    else:
+        hint = yes_no_hint(data, spec.response.name) if spec.family == "bernoulli" else ""
+        y = numeric_column(data, spec.response.name, "outcome", hint)
+    trials = None
+    if spec.response.trials:
+        trials = numeric_column(data, spec.response.trials, "number of trials")
+    elif spec.response.failures:
+        trials = y + numeric_column(data, spec.response.failures, "number of failures")
+    return y, trials
+
+
 def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     """Check the data against the spec and build the numeric design.
 
@@ -237,12 +260,7 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     check_levels(spec, data)
     data, dropped = handle_missing(data, list(roles), dropna)
     data = prepare(data, spec, roles, kinds)
-    y = numeric_column(data, spec.response.name, "outcome")
-    trials = None
-    if spec.response.trials:
-        trials = numeric_column(data, spec.response.trials, "number of trials")
-    elif spec.response.failures:
-        trials = y + numeric_column(data, spec.response.failures, "number of failures")
+    y, trials = read_outcome(spec, data)
     family.check_outcome(y, trials, np.asarray(data.index), spec.response.name)
 
     fixed_common = model_matrix(spec.fixed, data, "fixed effects")

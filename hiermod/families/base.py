@@ -127,6 +127,21 @@ class Family(ABC):
     def log_likelihood(self, y: np.ndarray, mean: np.ndarray, sigma=None, trials=None):
         """Pointwise log density of y given its expected value (broadcast over draws)."""
 
+    def log_density_eta(self, y, eta: np.ndarray, sigma=None, trials=None) -> np.ndarray:
+        """log p(y_i | η_i) elementwise as a function of the linear predictor (broadcast over
+        draws and quadrature points); the families override it with a direct formula."""
+        return self.log_likelihood(y, self.inverse_link(eta), sigma=sigma, trials=trials)
+
+    def outcome_mean(self, mean: np.ndarray, trials=None) -> np.ndarray:
+        """E[y] in the outcome's own units from the expected value :meth:`inverse_link` gives
+        (the count n·p of a binomial outcome; the same value otherwise)."""
+        return mean
+
+    def variance(self, mean: np.ndarray, sigma=None, trials=None) -> np.ndarray:
+        """Var(y | η) in the outcome's units, from the expected value (for Pearson and binned
+        residuals)."""
+        raise NotImplementedError(f"the {self.name} family has no variance function")
+
     @abstractmethod
     def latent_variance(self, eta: np.ndarray | None = None, sigma=None):
         """Level-1 variance on the latent (link) scale for the ICC and Nakagawa's R²:

@@ -96,6 +96,19 @@ class Binomial(Family):
     def latent_variance(self, eta=None, sigma=None):
         return LOGISTIC_VARIANCE
 
+    def log_density_eta(self, y, eta, sigma=None, trials=None):
+        n = self._n(trials)
+        out = y * log_expit(eta) + (n - y) * log_expit(-eta)
+        if trials is not None:
+            out = out + gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+        return out
+
+    def outcome_mean(self, mean, trials=None):
+        return self._n(trials) * mean
+
+    def variance(self, mean, sigma=None, trials=None):
+        return self._n(trials) * mean * (1.0 - mean)
+
 
 @dataclass(frozen=True)
 class Bernoulli(Binomial):

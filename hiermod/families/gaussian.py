@@ -65,5 +65,8 @@ class Gaussian(Family):
     def log_likelihood(self, y, mean, sigma=None, trials=None):
         return norm.logpdf(y, mean, sigma)
 
+    def variance(self, mean, sigma=None, trials=None):
+        return np.broadcast_to(np.asarray(sigma, dtype=float) ** 2, np.shape(mean))
+
     def latent_variance(self, eta=None, sigma=None):
         return np.asarray(sigma) ** 2

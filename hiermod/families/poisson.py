@@ -62,6 +62,12 @@ class Poisson(Family):
     def log_likelihood(self, y, mean, sigma=None, trials=None):
         return poisson.logpmf(y, mean)
 
+    def log_density_eta(self, y, eta, sigma=None, trials=None):
+        return y * eta - np.exp(eta) - gammaln(y + 1)
+
+    def variance(self, mean, sigma=None, trials=None):
+        return mean
+
     def latent_variance(self, eta=None, sigma=None):
         """log(1 + 1/λ) with λ = exp(β₀ + ½·Σ τ²), the lognormal approximation
         (Nakagawa, Johnson & Schielzeth 2017); ``eta`` is that log mean."""

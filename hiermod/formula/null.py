@@ -29,6 +29,17 @@ def null_formula(spec: Spec) -> str:
     return f"{response_text(spec)} ~ 1" + (f" + {groups}" if groups else "")
 
 
+def is_null(spec: Spec) -> bool:
+    """Whether a spec is already a null model: an intercept and varying intercepts only.
+
+    Examples
+    --------
+    >>> is_null(parse_formula("y ~ 1 + (1 | g)")), is_null(parse_formula("y ~ x + (1 | g)"))
+    (True, False)
+    """
+    return spec.fixed.strip() == "1" and all(g.expr.strip() == "1" for g in spec.groups)
+
+
 def null_spec(spec: Spec | str) -> Spec:
     """The null (intercept-only) Spec of a formula or Spec."""
     if isinstance(spec, str):
@@ -38,4 +49,4 @@ def null_spec(spec: Spec | str) -> Spec:
     if not spec.factors:
         raise SpecError(f"the model '{spec.formula}' has no grouping factor: no null multilevel "
                         "model to fit")
-    return parse_formula(null_formula(spec), family=spec.family)
+    return parse_formula(null_formula(spec), family=spec.family).with_event(spec.response.event)

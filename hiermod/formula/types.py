@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from ..errors import SpecError
 from ..families import FAMILIES, get_family
 
 
@@ -26,11 +27,15 @@ class Response:
 
     lme4's ``cbind(s, n - s)`` and ``cbind(s, f)`` and brms's ``s | trials(n)`` all give
     ``successes='s'`` with ``trials`` (a column) or ``failures`` (a column).
+
+    ``event`` names the value of a yes/no column counted as 1 (bernoulli models), as bambi's
+    ``y['yes']``: the outcome is then 1 where the column equals it and 0 elsewhere.
     """
 
     name: str
     trials: str | None = None
     failures: str | None = None
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Spec:
     def __post_init__(self) -> None:
         family = get_family(self.family, self.link)
         object.__setattr__(self, "link", family.link)
+        if self.response.event is not None and self.family != "bernoulli":
+            raise SpecError(f"event={self.response.event!r} names the level of a yes/no outcome "
+                            f"counted as 1, which only the bernoulli family has (family is "
+                            f"'{self.family}')")
 
     @property
     def factors(self) -> tuple[str, ...]:
@@ -64,6 +73,13 @@ class Spec:
 
     def with_family(self, family: str) -> Spec:
         return replace(self, family=family, link=None)
+
+    def with_event(self, event: str | None) -> Spec:
+        """The spec with the outcome's event level (see :class:`Response`)."""
+        if event is not None and (not isinstance(event, str) or not event):
+            raise SpecError(f"event must be the text of one value of the outcome column, "
+                            f"got {event!r}")
+        return replace(self, response=replace(self.response, event=event))
 
 
 __all__ = ["FAMILIES", "GroupSpec", "Response", "Spec"]

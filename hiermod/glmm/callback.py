@@ -13,7 +13,6 @@ import numpy as np
 from .. import names
 from ..compiled import nutpie as glue
 from ..compiled.buffer import pack
-from ..compiled.layout import Layout, derive_layout
 from ..families import get_family
 from . import kernel as K
 
@@ -21,8 +20,8 @@ from . import kernel as K
 COMPILED_PARAMETERIZATIONS = {"adaptive": K.ADAPTIVE, "noncentered": K.NONCENTERED}
 
 
-class CompiledCells:
-    """The layout, the data buffer and the nutpie model of a model over cells.
+class CompiledCells(glue.CompiledCallback):
+    """The compiled callback of a model over cells.
 
     Parameters
     ----------
@@ -38,9 +37,7 @@ class CompiledCells:
     """
 
     def __init__(self, built, data, pilot, design, parameterization: str = "adaptive") -> None:
-        self.built = built
-        factors = tuple(fd.name for fd in design.factors)
-        self.layout: Layout = derive_layout(built, factors)
+        super().__init__(built, tuple(fd.name for fd in design.factors))
         mode = COMPILED_PARAMETERIZATIONS[parameterization]
         qmax = max((fd.q for fd in design.factors), default=1)
         ftab, arrays, zoff = [], [], 0
@@ -69,37 +66,17 @@ class CompiledCells:
               else np.zeros((len(data.y), 0), np.int64)).view(np.float64),
              *arrays])
 
-    @property
-    def n_dim(self) -> int:
-        return self.layout.n_dim
-
-    def nutpie_model(self):
-        return glue.nutpie_model(self.layout, _logp_cfunc, self.buffer)
-
-    def logp_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """The log-density (Jacobians included) and its gradient at unconstrained x."""
-        out = np.zeros(self.n_dim)
-        return K.logp_and_grad(self.buffer, np.asarray(x, float), out), out
-
-    def posterior(self, stored):
-        """The posterior as the PyMC model stores it (:func:`hiermod.compiled.nutpie.posterior`)."""
-        return glue.posterior(self.built.model, self.layout, stored)
-
 
 @numba.cfunc(glue.LOGP_SIGNATURE, cache=True, error_model="numpy")
 def _logp_cfunc(dim, x_, out_, logp_, user_data):
     """nutpie's C calling convention: 0 on success, 3 / 4 for a non-finite gradient / value."""
     buf = glue.read_buffer(user_data)
-    n_dim = int(buf[3 + K.S_NDIM])
-    if dim != n_dim:
+    n = glue.n_dim_of(buf)
+    if dim != n:
         return -1
-    x = numba.carray(x_, (n_dim,))
-    out = numba.carray(out_, (n_dim,))
-    value = K.logp_and_grad(buf, x, out)
-    logp = numba.carray(logp_, (1,))
-    logp[0] = value
-    if not np.all(np.isfinite(out)):
-        return 3
-    if not np.isfinite(value):
-        return 4
-    return 0
+    out = numba.carray(out_, (n,))
+    return glue.status(K.logp_and_grad(buf, numba.carray(x_, (n,)), out), out, logp_)
+
+
+CompiledCells.kernel = staticmethod(K.logp_and_grad)
+CompiledCells.cfunc = _logp_cfunc

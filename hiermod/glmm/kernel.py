@@ -27,15 +27,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..compiled import coords
 from ..compiled.buffer import part, scalar
 from ..compiled.fastmath import exp_clamped, log1p_unit
-from ..compiled.layout import ROLE_CODES
 from ..compiled.linalg import backward, cholesky, cholesky_backward, forward
-from ..compiled.lkj import block_backward, block_forward
-from ..compiled.priors import unconstrained_logp
-from ..model.parts import FIXED, SD
 
-_FIXED, _SD = ROLE_CODES[FIXED], ROLE_CODES[SD]
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 #: scalars of the buffer
 (S_NDIM, S_P, S_NCELLS, S_NFAC, S_FAMILY, S_CONST, S_NB, S_BW, S_QMAX, S_QSUM) = range(10)
@@ -154,29 +150,12 @@ def logp_and_grad(buf, x, out):
     offset, y, n = part(buf, A_OFFSET), part(buf, A_Y), part(buf, A_N)
     ftab = part(buf, A_FTAB).reshape((nf, 5))
 
-    v = np.empty(n_dim)
-    dv = np.empty(n_dim)
-    lp = scalar(buf, S_CONST)
-    for i in range(n_dim):
-        vi, dvi, lpi, gi = unconstrained_logp(int(prior[i, 0]), int(prior[i, 1]), prior[i, 2],
-                                              prior[i, 3], prior[i, 4], x[i])
-        v[i], dv[i] = vi, dvi
-        lp += lpi
-        out[i] = gi
-    c = np.zeros(p)
-    sd = np.zeros((nf, qmax))
-    LR = np.zeros((nf, qmax, qmax))
+    v, dv = np.empty(n_dim), np.empty(n_dim)
+    lp = scalar(buf, S_CONST) + coords.priors(prior, x, v, dv, out)
+    qs = np.empty(nf, np.int64)
     for f in range(nf):
-        for a in range(int(ftab[f, 1])):
-            LR[f, a, a] = 1.0
-    for i in range(n_dim):
-        r, f, k = int(role[i, 0]), int(role[i, 1]), int(role[i, 2])
-        if r == _FIXED:
-            c[k] += v[i]
-        elif r == _SD:
-            sd[f, k] = v[i]
-    for bk in range(nb):
-        block_forward(blocks[bk], v, LR[int(blocks[bk, 2])])
+        qs[f] = int(ftab[f, 1])
+    c, sd, LR, Ls, _ = coords.parameters(role, blocks, v, p, qs)
     qsum = int(scalar(buf, S_QSUM))
     Zall = part(buf, A_Z).reshape((nc, qsum))
     Iall = part(buf, A_INDEX).view(np.int64).reshape((nc, nf))  # stored as int64 bits
@@ -191,14 +170,10 @@ def logp_and_grad(buf, x, out):
     Ms = np.zeros((nf, Jmax, qmax))
     Ws = np.zeros((nf, Jmax, qmax))
     Vs = np.zeros((nf, Jmax, qmax))
-    Ls = np.zeros((nf, qmax, qmax))
     M2 = np.empty((8, qmax, qmax))
     M1 = np.empty((8, qmax))
     for f in range(nf):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
-        for a in range(q):
-            for b in range(q):
-                Ls[f, a, b] = sd[f, a] * LR[f, a, b]
         L = Ls[f, :q, :q]
         z = x[rs:rs + J * q].reshape((J, q))
         if mode == ADAPTIVE:
@@ -287,20 +262,5 @@ def logp_and_grad(buf, x, out):
         for a in range(q):
             for b in range(q):
                 Lbars[f, a, b] = Lbar[a, b]
-    for i in range(n_dim):
-        r, f, k = int(role[i, 0]), int(role[i, 1]), int(role[i, 2])
-        if r == _FIXED:
-            out[i] += cbar[k] * dv[i]
-        elif r == _SD:
-            g = 0.0
-            for b in range(qmax):
-                g += Lbars[f, k, b] * LR[f, k, b]
-            out[i] += g * dv[i]
-    for bk in range(nb):
-        f = int(blocks[bk, 2])
-        gLR = np.empty((qmax, qmax))
-        for a in range(qmax):
-            for b in range(qmax):
-                gLR[a, b] = sd[f, a] * Lbars[f, a, b]
-        block_backward(blocks[bk], v, dv, LR[f], gLR, out)
+    coords.pull_back(role, blocks, v, dv, sd, LR, cbar, Lbars, 0.0, out)
     return lp

@@ -159,24 +159,10 @@ def _inverse_from_cholesky(R):
 
 
 @numba.njit(**_JIT)
-def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn, rest,
-                  theta, L1, Lr, sig):
-    """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L₁, ∂ℓ/∂L_g of the rest (n_rest, q, q), ∂ℓ/∂σ)."""
-    J1, q1, m2 = Z1tZ2.shape
-    p = len(theta)
-    s = sig * sig
-    fac, st, term = rest_layout(rest, m2)
-    K, A12, T, R, logdet = _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s)
-    F = _inverse_from_cholesky(R)
-    # residual terms
-    rss = yty
-    g_theta = np.zeros(p)
-    for k in range(p):
-        wk = 0.0
-        for h in range(p):
-            wk += WtW[k, h] * theta[h]
-        rss += theta[k] * (wk - 2.0 * Wty[k])
-        g_theta[k] = (Wty[k] - wk) / s
+def _projections(Z1tW, Z1ty, Z2tW, Z2ty, theta, L1, Lr, fac, st, term):
+    """d = Zᵀ(y − Wθ) and c = Λᵀd, in the two parts: d₁, c₁ (J₁, q₁), d₂, c₂ (m₂)."""
+    J1, q1, p = Z1tW.shape
+    m2 = len(Z2ty)
     d1 = np.empty((J1, q1))
     c1 = np.empty((J1, q1))
     for j in range(J1):
@@ -198,7 +184,13 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
         d2[a] = v
     c2 = np.empty(m2)
     lam2_vec(d2, Lr, fac, st, term, True, c2)
-    # w = A⁻¹ c by blocks
+    return d1, c1, d2, c2
+
+
+@numba.njit(**_JIT)
+def _schur_rhs(K, A12, c1, c2):
+    """y₁ⱼ = A₁₁,ⱼ⁻¹ c₁ⱼ and the Schur system's right-hand side c₂ − Σ_j A₁₂,ⱼᵀ y₁ⱼ."""
+    J1, q1, m2 = A12.shape
     y1 = np.empty((J1, q1))
     t1 = np.empty(q1)
     rhs2 = c2.copy()
@@ -210,6 +202,31 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
             for a in range(q1):
                 v += A12[j, a, k] * y1[j, a]
             rhs2[k] -= v
+    return y1, rhs2
+
+
+@numba.njit(**_JIT)
+def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn, rest,
+                  theta, L1, Lr, sig):
+    """(ℓ, ∂ℓ/∂θ, ∂ℓ/∂L₁, ∂ℓ/∂L_g of the rest (n_rest, q, q), ∂ℓ/∂σ)."""
+    J1, q1, m2 = Z1tZ2.shape
+    p = len(theta)
+    s = sig * sig
+    fac, st, term = rest_layout(rest, m2)
+    K, A12, T, R, logdet = _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s)
+    F = _inverse_from_cholesky(R)
+    # residual terms
+    rss = yty
+    g_theta = np.zeros(p)
+    for k in range(p):
+        wk = 0.0
+        for h in range(p):
+            wk += WtW[k, h] * theta[h]
+        rss += theta[k] * (wk - 2.0 * Wty[k])
+        g_theta[k] = (Wty[k] - wk) / s
+    d1, c1, d2, c2 = _projections(Z1tW, Z1ty, Z2tW, Z2ty, theta, L1, Lr, fac, st, term)
+    # w = A⁻¹ c by blocks
+    y1, rhs2 = _schur_rhs(K, A12, c1, c2)
     w2 = np.empty(m2)
     t2 = np.empty(m2)
     forward(R, rhs2, t2)
@@ -350,41 +367,17 @@ def crossed_draws(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, rest, theta, L1, 
     (u₁ (S, J₁, q₁), u₂ (S, m₂))."""
     S = theta.shape[0]
     J1, q1, m2 = Z1tZ2.shape
-    p = theta.shape[1]
     fac, st, term = rest_layout(rest, m2)
     u1 = np.empty((S, J1, q1))
     u2 = np.empty((S, m2))
     for i in range(S):
         s = sigma[i] * sigma[i]
         K, A12, T, R, _ = _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1[i], Lr[i], fac, st, term, s)
-        d2 = np.empty(m2)
-        for a in range(m2):
-            v = Z2ty[a]
-            for k in range(p):
-                v -= Z2tW[a, k] * theta[i, k]
-            d2[a] = v
-        c2 = np.empty(m2)
-        lam2_vec(d2, Lr[i], fac, st, term, True, c2)
-        c1 = np.empty((J1, q1))
-        y1 = np.empty((J1, q1))
+        _, c1, _, c2 = _projections(Z1tW, Z1ty, Z2tW, Z2ty, theta[i], L1[i], Lr[i], fac, st,
+                                    term)
+        c1 /= s
+        y1, rhs2 = _schur_rhs(K, A12, c1, c2 / s)
         t1 = np.empty(q1)
-        rhs2 = c2 / s
-        for j in range(J1):
-            for a in range(q1):
-                v = 0.0
-                for h in range(q1):
-                    dv = Z1ty[j, h]
-                    for k in range(p):
-                        dv -= Z1tW[j, h, k] * theta[i, k]
-                    v += L1[i, h, a] * dv
-                c1[j, a] = v / s
-            forward(K[j], c1[j], t1)
-            backward(K[j], t1, y1[j])
-            for k in range(m2):
-                v = 0.0
-                for a in range(q1):
-                    v += A12[j, a, k] * y1[j, a]
-                rhs2[k] -= v
         t2 = np.empty(m2)
         v2 = np.empty(m2)
         forward(R, rhs2, t2)

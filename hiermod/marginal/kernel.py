@@ -39,6 +39,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..compiled.linalg import backward, forward
+
 _LOG_2PI = float(np.log(2 * np.pi))
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -84,28 +86,6 @@ def group_factor(ZtZ_j, L, s, SL, C):
             else:
                 C[a, b] = v / C[b, b]
     return logdet
-
-
-@numba.njit(**_JIT)
-def forward(C, b, x):
-    """Solve C x = b (C lower triangular)."""
-    q = C.shape[0]
-    for i in range(q):
-        v = b[i]
-        for k in range(i):
-            v -= C[i, k] * x[k]
-        x[i] = v / C[i, i]
-
-
-@numba.njit(**_JIT)
-def backward(C, b, x):
-    """Solve Cᵀ x = b (C lower triangular)."""
-    q = C.shape[0]
-    for i in range(q - 1, -1, -1):
-        v = b[i]
-        for k in range(i + 1, q):
-            v -= C[k, i] * x[k]
-        x[i] = v / C[i, i]
 
 
 @numba.njit(**_JIT)

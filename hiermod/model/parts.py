@@ -70,7 +70,8 @@ def model_coords(design, observations: bool = True) -> dict[str, list]:
     for fd in design.factors:
         coords[names.group_dim(fd.name)] = list(fd.levels)
         coords[names.term_dim(fd.name)] = list(fd.terms)
-        coords[names.term_dim_bis(fd.name)] = list(fd.terms)
+        coords[names.cov_dim(fd.name)] = list(fd.terms)
+        coords[names.cov_dim_bis(fd.name)] = list(fd.terms)
     return coords
 
 
@@ -155,13 +156,13 @@ def factor_scales(fd, priors: Priors, rec: Recorder):
         rec.add(name, PCORR, [("Beta", (b, b)) for b in shapes], fd.name, block)
         chols.append((block, std[:, None] * chol_corr))
         corr_parts.append((block, pt.dot(chol_corr, chol_corr.T)))
-    pm.Deterministic(names.group_sd(fd.name), pt.stack(sds), dims=names.term_dim(fd.name))
+    pm.Deterministic(names.group_sd(fd.name), pt.stack(sds), dims=names.cov_dim(fd.name))
     if corr_parts:
         R = pt.eye(fd.q)
         for block, corr in corr_parts:
             R = pt.set_subtensor(R[np.ix_(block, block)], corr)
         pm.Deterministic(names.group_corr(fd.name), R,
-                         dims=(names.term_dim(fd.name), names.term_dim_bis(fd.name)))
+                         dims=(names.cov_dim(fd.name), names.cov_dim_bis(fd.name)))
     return chols
 
 

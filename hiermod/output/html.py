@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import names
+from ..formula import is_null
 from ..plots.caterpillar import plot_caterpillar
 from ..plots.compare import plot_compare
 from ..plots.icc import plot_icc
@@ -31,7 +32,7 @@ from .json_report import fit_report
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
        max-width: 980px; color: #1d2330; line-height: 1.45; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h3 { font-size: 1rem; margin: .9rem 0 .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
      border-bottom: 1px solid #d5d9e0; padding-bottom: .2rem; }
 code { background: #f3f4f7; padding: 0 .25rem; border-radius: 3px; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .92rem; }
@@ -120,9 +121,16 @@ def tables(report: dict) -> dict[str, tuple[list[str], list[list]]]:
     if report["sigma"] is not None:
         vc.append(stat_row("sigma (residual sd)", report["sigma"]))
     out["variance"] = (["parameter", *cols], vc)
-    out["icc"] = (["grouping factor", "levels", "ICC mean", "sd", f"{pct} lower", f"{pct} upper"],
-                  [[g, report["groups"].get(g), s["mean"], s["sd"], s["lower"], s["upper"]]
-                   for g, s in report["icc"].items()])
+    icc_header = ["grouping factor", "levels", "ICC mean", "sd", f"{pct} lower", f"{pct} upper"]
+
+    def icc_rows(section):
+        return [[g, report["groups"].get(g), s["mean"], s["sd"], s["lower"], s["upper"]]
+                for g, s in section.items()]
+
+    if report.get("icc_null"):
+        out["icc_null"] = (icc_header, icc_rows(report["icc_null"]))
+    if not report.get("icc_null") or report["icc_null"] != report["icc"]:
+        out["icc"] = (icc_header, icc_rows(report["icc"]))
     d = report["diagnostics"]
     t = report["timing"]
     smp = report.get("sampler", {})
@@ -153,46 +161,96 @@ def tables(report: dict) -> dict[str, tuple[list[str], list[list]]]:
 # --- figures -----------------------------------------------------------------------------------
 
 
-def figures(fit, comparison: pd.DataFrame | None = None, prob: float = 0.95) -> list[FigureFile]:
+def figures(fit, comparison: pd.DataFrame | None = None, prob: float = 0.95,
+            null_fit=None) -> list[FigureFile]:
     """The report's figures: fixed effects, variance components, traces, REML comparison,
-    ICC and the group effects (caterpillar)."""
+    ICC (of the null model when given) and the group effects (caterpillar)."""
     design = fit.design
     summ = fit.summary(prob)
     out = []
     fixed = summ.loc[[t for t in design.fixed_terms]]
     if len(fixed):
         out.append(FigureFile("fixed_effects.png", "Fixed effects: posterior means and intervals",
-                              figure_png(plot_intervals(fixed, "fixed effects", reference=0.0))))
+                              figure_png(plot_intervals(fixed, "fixed effects", reference=0.0,
+                                                        prob=prob))))
     vc_rows = [names.sd_label(fd.name, t) for fd in design.factors for t in fd.terms]
     vc_rows += [names.SIGMA] if names.SIGMA in summ.index else []
     if vc_rows:
         out.append(FigureFile("variance_components.png",
                               "Standard deviations of the varying effects and of the residual",
-                              figure_png(plot_intervals(summ.loc[vc_rows], "standard deviations"))))
+                              figure_png(plot_intervals(summ.loc[vc_rows], "standard deviations",
+                                                        prob=prob))))
     draws = parameter_draws(fit.idata["posterior"].to_dataset(), design)
     out.append(FigureFile("trace.png", "Traces and per-chain posteriors of the main parameters",
                           figure_png(plot_trace(draws))))
     if comparison is not None:
         out.append(FigureFile("reml_comparison.png",
                               "Posterior (blue) against the REML / ML estimate (orange)",
-                              figure_png(plot_compare(comparison))))
-    out.extend(_caterpillar(fit, prob))
+                              figure_png(plot_compare(comparison, prob=prob))))
+    out.extend(_caterpillar(fit, prob, null_fit))
     return out
 
 
-def _caterpillar(fit, prob: float) -> list[FigureFile]:
+def _caterpillar(fit, prob: float, null_fit=None) -> list[FigureFile]:
     """The ICC's posterior and the group effects of each factor (caterpillar plots)."""
-    out = [FigureFile("icc.png", "Posterior of the intraclass correlation of each grouping factor",
-                      figure_png(plot_icc(icc_draws(fit.idata, fit.design), prob=prob)))]
+    use_null = null_fit is not None and not is_null(fit.spec)
+    source = null_fit if use_null else fit
+    which = "the null model's" if use_null or is_null(fit.spec) else "this model's residual"
+    out = [FigureFile("icc.png", f"Posterior of {which} intraclass correlation of each "
+                      "grouping factor",
+                      figure_png(plot_icc(icc_draws(source.idata, source.design), prob=prob)))]
     for fd in fit.design.factors:
         table = group_effects(fit.idata, fit.design, factor=fd.name, prob=prob)
         out.append(FigureFile(f"caterpillar_{names.group_effects(fd.name)}.png",
                               f"Group effects of '{fd.name}' with {100 * prob:g}% intervals",
-                              figure_png(plot_caterpillar(table))))
+                              figure_png(plot_caterpillar(table, factor=fd.name, prob=prob,
+                                                          coefficient=False))))
     return out
 
 
 # --- rendering -----------------------------------------------------------------------------------
+
+
+#: the heading of the fitted model's own ICC: its residual ICC, or the null-model ICC itself
+ICC_HEADINGS = {False: "Residual intraclass correlation of this model",
+                True: "Intraclass correlation (null model)"}
+
+
+def is_null_report(report: dict) -> bool:
+    """Whether the report's own ICC is the null-model ICC (the fit is a null model)."""
+    return bool(report.get("icc_null")) and report["icc_null"] == report["icc"]
+
+
+def icc_scale_note(family: str) -> str:
+    """On which scale the ICC's level-1 variance is measured."""
+    if family == "gaussian":
+        return "The level-1 variance is the residual variance σ²."
+    if family == "poisson":
+        return ("On the latent (log) scale: the level-1 variance is log(1 + 1/λ) "
+                "(Nakagawa et al. 2017).")
+    return "On the latent (logit) scale: the level-1 variance is π²/3 ≈ 3.29."
+
+
+def icc_html(report: dict, tabs: dict) -> list[str]:
+    """The ICC section: the null-model ICC first (when known), then this model's residual ICC,
+    each with what it measures."""
+    parts = []
+    note = html.escape(icc_scale_note(report["family"]))
+    if "icc_null" in tabs:
+        parts += ["<h3>Null model</h3>",
+                  "<p class=\"meta\">The share of the outcome's variance that lies between the "
+                  "groups of each factor, τ² / (τ² + σ²) in the model without predictors, y ~ 1 + "
+                  f"(1 | g): how alike two units of one group are. {note}</p>",
+                  _table(*tabs["icc_null"])]
+    if "icc" in tabs:
+        parts += ["<h3>Residual, this model</h3>",
+                  "<p class=\"meta\">The same share of the variance left after this model's "
+                  "predictors, from its intercept variances (with varying slopes: at the slope "
+                  f"predictors' value 0). It is not the null-model ICC. {note}"
+                  + ("" if "icc_null" in tabs else " Fit the null model (the command line does "
+                     "unless --no-null; hm.null_model) for the ICC of the outcome itself.")
+                  + "</p>", _table(*tabs["icc"])]
+    return parts
 
 
 def render(report: dict, equations=None, figs: list[FigureFile] = (), title: str | None = None,
@@ -226,9 +284,7 @@ def render(report: dict, equations=None, figs: list[FigureFile] = (), title: str
         "<h2 id=\"variance\">Variance components</h2>",
         _table(*tabs["variance"]),
         "<h2 id=\"icc\">Intraclass correlation</h2>",
-        "<p class=\"meta\">Share of the (latent-scale) variance at each grouping factor, from the "
-        "intercept variances, draw by draw.</p>",
-        _table(*tabs["icc"]),
+        *icc_html(report, tabs),
         "<h2 id=\"diagnostics\">Sampling diagnostics</h2>",
         _table(*tabs["diagnostics"]), notes,
     ]
@@ -257,10 +313,14 @@ def render(report: dict, equations=None, figs: list[FigureFile] = (), title: str
     if equations is not None:
         md += ["## Model", "", equations.markdown(), ""]
     for key, heading in (("fixed", "Fixed effects"), ("variance", "Variance components"),
-                         ("icc", "Intraclass correlation"), ("diagnostics", "Sampling diagnostics"),
+                         ("icc_null", "Intraclass correlation of the null model"),
+                         ("icc", ICC_HEADINGS[is_null_report(report)]),
+                         ("diagnostics", "Sampling diagnostics"),
                          ("reml", "Posterior versus REML / ML")):
         if key in tabs:
             md += [f"## {heading}", "", _md_table(*tabs[key]), ""]
+        if key == "icc":
+            md += [icc_scale_note(report["family"]), ""]
     if not d["ok"]:
         md += ["**Problems:**", ""] + [f"- {p}" for p in d["problems"]] + [""]
     if figs:
@@ -270,7 +330,7 @@ def render(report: dict, equations=None, figs: list[FigureFile] = (), title: str
 
 def write_report(fit, out_dir, reml_fit=None, comparison: pd.DataFrame | None = None,
                  title: str | None = None, description: str = "", prob: float = 0.95,
-                 report: dict | None = None) -> dict[str, Path]:
+                 report: dict | None = None, null_fit=None) -> dict[str, Path]:
     """Write ``report.html``, ``summary.md`` and the figures (PNG) into ``out_dir``.
 
     Parameters
@@ -285,6 +345,8 @@ def write_report(fit, out_dir, reml_fit=None, comparison: pd.DataFrame | None = 
         Interval probability.
     report : dict, optional
         A ready :func:`hiermod.output.json_report.fit_report` (computed if not given).
+    null_fit : Fit, optional
+        The null model of ``fit``: the report leads its ICC section with the null-model ICC.
 
     Returns
     -------
@@ -294,8 +356,9 @@ def write_report(fit, out_dir, reml_fit=None, comparison: pd.DataFrame | None = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if report is None:
-        report = fit_report(fit, reml_fit, comparison, prob=prob, model_name=title)
-    figs = figures(fit, comparison, prob)
+        report = fit_report(fit, reml_fit, comparison, prob=prob, model_name=title,
+                            null_fit=null_fit)
+    figs = figures(fit, comparison, prob, null_fit)
     page, md = render(report, equations(fit), figs, title=title, description=description)
     paths = {"html": out / "report.html", "markdown": out / "summary.md"}
     paths["html"].write_text(page, encoding="utf-8")

@@ -13,6 +13,7 @@ import math
 from importlib import resources
 
 from .. import names
+from ..formula import is_null
 from ..report import icc
 from ..version import __version__
 
@@ -40,7 +41,8 @@ def schema() -> dict:
 
 def icc_section(fit, prob: float = 0.95) -> dict:
     """ICC of each grouping factor (:func:`hiermod.report.icc`, adjusted, intercept
-    variance), as {factor: {mean, sd, lower, upper}}."""
+    variance), as {factor: {mean, sd, lower, upper}}: the residual ICC of a model with
+    predictors, the ICC itself for a null model."""
     table = icc(fit.idata, fit.design, prob=prob)
     return {str(f): {k: _num(row[k]) for k in ("mean", "sd", "lower", "upper")}
             for f, row in table.iterrows()}
@@ -77,8 +79,16 @@ def reml_section(reml_fit, comparison=None) -> dict:
     return out
 
 
+def null_icc_section(fit, null_fit=None, prob: float = 0.95) -> dict | None:
+    """The ICC of the null model (``y ~ 1 + (1 | g)``): from the fit itself when it is a null
+    model, else from ``null_fit``; None when neither is available."""
+    if is_null(fit.spec):
+        return icc_section(fit, prob)
+    return icc_section(null_fit, prob) if null_fit is not None else None
+
+
 def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
-               model_name: str | None = None) -> dict:
+               model_name: str | None = None, null_fit=None) -> dict:
     """The fit as a JSON-ready dict.
 
     Parameters
@@ -91,6 +101,8 @@ def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
     prob : float
         Probability of the equal-tailed intervals.
     model_name : str, optional
+    null_fit : Fit, optional
+        The null model of ``fit`` (:func:`hiermod.null_model`); gives ``icc_null``.
 
     Returns
     -------
@@ -129,6 +141,7 @@ def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
         "group_corr": group_corr,
         "sigma": sigma,
         "icc": icc_section(fit, prob),
+        "icc_null": null_icc_section(fit, null_fit, prob),
         "reml": reml_section(reml_fit, comparison) if reml_fit is not None else None,
         "diagnostics": diag.as_dict(),
         "sampler": {"sampler": s.sampler, "draws": int(s.draws), "tune": int(s.tune),

@@ -24,8 +24,8 @@ import pandas as pd
 
 from .. import names
 from ..design import Design, FactorDesign
-from ..design.checks import DataWarning, handle_missing, numeric_column
-from ..design.design import factor_design
+from ..design.checks import DataWarning, handle_missing
+from ..design.design import factor_design, read_outcome
 from ..design.validate import check_finite, check_kinds, check_matrix, plain
 from ..families import get_family
 from ..frame import _numeric_key, factor_labels, matrix_columns, model_matrix
@@ -71,17 +71,11 @@ def clean(part: pd.DataFrame, k: int, ctx: Context, record: list | None = None
 def outcome(frame: pd.DataFrame, spec, k: int, record: list | None = None
             ) -> tuple[np.ndarray, np.ndarray | None]:
     """(y, trials) of a partition's cleaned rows, checked row by row by the family."""
-    r = spec.response
     with in_partition(k), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        y = numeric_column(frame, r.name, "outcome")
-        trials = None
-        if r.trials:
-            trials = numeric_column(frame, r.trials, "number of trials")
-        elif r.failures:
-            trials = y + numeric_column(frame, r.failures, "number of failures")
+        y, trials = read_outcome(spec, frame)
         get_family(spec.family, spec.link).check_outcome_rows(y, trials, np.asarray(frame.index),
-                                                              r.name)
+                                                              spec.response.name)
     if record is not None:
         record.extend(str(w.message) for w in caught)
     return y, trials

@@ -7,11 +7,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ._labels import interval_label
+
 _TITLES = {"fixed": "fixed effects", "sd": "group-level sds", "corr": "correlations",
            "sigma": "residual sd"}
 
 
-def plot_compare(table: pd.DataFrame, z: float = 1.959964) -> Figure:
+def plot_compare(table: pd.DataFrame, z: float = 1.959964, prob: float | None = None,
+                 method: str | None = None) -> Figure:
     """Posterior mean and interval against the REML / ML estimate, one row per parameter.
 
     Parameters
@@ -21,6 +24,12 @@ def plot_compare(table: pd.DataFrame, z: float = 1.959964) -> Figure:
     z : float
         Half-width of the REML interval in SEs (default 1.96: a 95% Wald interval), drawn where
         the REML fit gives an SE (fixed effects); elsewhere the REML estimate is a point.
+    prob : float, optional
+        The posterior intervals' probability, for the legend (default: the table's ``attrs``;
+        if it has none, the legend names no percentage).
+    method : str, optional
+        "REML", "ML" or "Laplace ML", for the legend (default: the table's ``attrs``, else
+        "REML / ML").
 
     Returns
     -------
@@ -32,8 +41,7 @@ def plot_compare(table: pd.DataFrame, z: float = 1.959964) -> Figure:
     n = len(table)
     fig = Figure(figsize=(7.0, 0.9 + 0.62 * n), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n, 1, squeeze=False)[:, 0])
-    prob = table.attrs.get("interval_prob", 0.95)
-    method = table.attrs.get("reml_method", "REML")
+    method = method or table.attrs.get("reml_method") or "REML / ML"
     previous = None
     for ax, (name, row) in zip(axes, table.iterrows(), strict=True):
         ax.hlines(0.2, row["post_lower"], row["post_upper"], color="C0", lw=2.5)
@@ -52,7 +60,7 @@ def plot_compare(table: pd.DataFrame, z: float = 1.959964) -> Figure:
             ax.set_title(_TITLES.get(row["kind"], row["kind"]), loc="left", fontsize="medium")
             previous = row["kind"]
     handles = [Line2D([], [], color="C0", marker="o", lw=2.5,
-                      label=f"posterior mean, {100 * prob:g}% interval"),
+                      label=f"posterior mean, {interval_label(table, prob)}"),
                Line2D([], [], color="C1", marker="D", lw=2.5,
                       label=f"{method} estimate ± {z:.3g} SE (where REML has an SE)")]
     fig.legend(handles=handles, loc="outside upper center", ncols=2, fontsize="small",

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ._labels import interval_label
+
 
 def plot_trace(draws: dict[str, np.ndarray], max_params: int = 8) -> Figure:
     """Per parameter: the marginal posterior of each chain (left) and the chains' traces (right).
@@ -49,17 +51,21 @@ def plot_trace(draws: dict[str, np.ndarray], max_params: int = 8) -> Figure:
     return fig
 
 
-def plot_intervals(table: pd.DataFrame, title: str = "", reference: float | None = None) -> Figure:
+def plot_intervals(table: pd.DataFrame, title: str = "", reference: float | None = None,
+                   prob: float | None = None) -> Figure:
     """Posterior mean and interval of each row of a summary table (a forest plot).
 
     Parameters
     ----------
     table : pandas.DataFrame
         Rows to plot, with columns ``mean``, ``lower``, ``upper`` (e.g. rows of
-        ``fit.summary()``); ``table.attrs["interval_prob"]`` labels the interval.
+        ``fit.summary()``, a comparisons table).
     title : str
     reference : float, optional
         Draw a vertical line here (0 for effects).
+    prob : float, optional
+        The intervals' probability, for the legend (default: the table's ``attrs``; if it has
+        none, the legend names no percentage).
 
     Returns
     -------
@@ -67,12 +73,11 @@ def plot_intervals(table: pd.DataFrame, title: str = "", reference: float | None
     """
     if len(table) == 0:
         raise ValueError("no rows to plot")
-    prob = table.attrs.get("interval_prob", 0.95)
     fig = Figure(figsize=(6.5, 0.9 + 0.38 * len(table)), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(table))[::-1]
     ax.hlines(y, table["lower"], table["upper"], color="C0", lw=2.2,
-              label=f"{100 * prob:g}% interval")
+              label=interval_label(table, prob))
     ax.plot(table["mean"], y, "o", color="C0", label="posterior mean")
     ax.set_yticks(y, [str(i) for i in table.index])
     ax.set_ylim(-0.7, len(table) - 0.3)

@@ -3,18 +3,30 @@
 One module per job: :mod:`.intraclass` (ICC), :mod:`.effective_size` (design effect),
 :mod:`.variance` (components, variance explained), :mod:`.r2` (Nakagawa, Snijders & Bosker),
 :mod:`.effects` (group effects), :mod:`.shrinkage` (no / partial / complete pooling),
-:mod:`.prediction`, :mod:`.contrasts`, :mod:`.ppc` (posterior predictive checks,
+:mod:`.checks` (residuals, binned residuals, calibration, QQ of the group effects),
+:mod:`.lme4_accessors` (fixef, ranef, coef, VarCorr), :mod:`.prediction`, :mod:`.contrasts`, :mod:`.marginal_effects` (marginal means, contrasts,
+slopes, odds ratios), :mod:`.ppc` (posterior predictive checks,
 log-likelihood), :mod:`.loo_cv` (PSIS-LOO, model comparison), :mod:`.comparison` (posterior
 against a REML / ML fit), :mod:`.summary_table`. Each is also a one-line method of
 :class:`hiermod.Fit`; none of them knows the Fit class.
 """
 
+from .checks import binned_residuals, calibration, group_effects_qq, residuals
 from .comparison import compare
 from .contrasts import contrast, contrast_draws
 from .effective_size import design_effect
 from .effects import group_effect_draws, group_effects
 from .intraclass import icc, icc_draws
+from .lme4_accessors import coef, fixef, ranef, varcorr
 from .loo_cv import compare_fits, loo, pareto_k_table
+from .marginal_effects import (
+                  MarginalMeans,
+                  comparisons,
+                  marginal_means,
+                  odds_ratios,
+                  reference_grid,
+                  slopes,
+)
 from .ppc import (
                   add_log_likelihood,
                   add_posterior_predictive,
@@ -23,7 +35,7 @@ from .ppc import (
                   ppc_groups,
                   ppc_overall,
 )
-from .prediction import Predictions, encode_newdata, predict, trajectories
+from .prediction import Predictions, encode_newdata, expected_draws, predict, trajectories
 from .r2 import r2_levels, r2_nakagawa, r2_nakagawa_draws
 from .shrinkage import (
                   approximate_estimate,
@@ -37,9 +49,12 @@ from .summary_table import summary
 from .variance import variance_components, variance_explained
 
 __all__ = [
+    "MarginalMeans", "comparisons", "marginal_means", "odds_ratios", "reference_grid", "slopes",
+    "coef", "fixef", "ranef", "varcorr",
+    "binned_residuals", "calibration", "group_effects_qq", "residuals",
     "Predictions", "add_log_likelihood", "add_posterior_predictive", "approximate_estimate",
     "compare", "compare_fits", "complete_pooling", "contrast", "contrast_draws",
-    "design_effect", "encode_newdata", "group_effect_draws", "group_effects", "icc",
+    "design_effect", "encode_newdata", "expected_draws", "group_effect_draws", "group_effects", "icc",
     "icc_draws", "log_likelihood", "loo", "no_pooling", "pareto_k_table", "pooling",
     "pooling_tables", "posterior_predictive", "ppc_groups", "ppc_overall", "predict",
     "r2_levels", "r2_nakagawa", "r2_nakagawa_draws", "shrinkage_factor", "summary",

@@ -64,8 +64,8 @@ def group_cov(dt, fd) -> np.ndarray:
     post = posterior(dt)
     corr_name = names.group_corr(fd.name)
     if corr_name in post:
-        R = np.asarray(post[corr_name].transpose(*SAMPLE_DIMS, names.term_dim(fd.name),
-                                                 names.term_dim_bis(fd.name)).values, dtype=float)
+        R = np.asarray(post[corr_name].transpose(*SAMPLE_DIMS, names.cov_dim(fd.name),
+                                                 names.cov_dim_bis(fd.name)).values, dtype=float)
     else:
         R = np.broadcast_to(np.eye(fd.q), sd.shape + (fd.q,))
     return sd[..., :, None] * R * sd[..., None, :]

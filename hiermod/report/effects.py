@@ -32,8 +32,9 @@ def group_effects(dt: xr.DataTree, design, factor: str | None = None, term: str 
     Returns
     -------
     pandas.DataFrame
-        Index (term, level); columns n, mean, sd, lower, upper, ``p_positive`` (posterior
-        probability of a value > 0). Rows of each term sorted by the posterior mean.
+        Index (term, <factor>): the level index is named after the grouping factor; columns
+        n, mean, sd, lower, upper, ``p_positive`` (posterior probability of a value > 0). Rows
+        of each term sorted by the posterior mean.
 
     Notes
     -----
@@ -57,7 +58,7 @@ def group_effects(dt: xr.DataTree, design, factor: str | None = None, term: str 
             "n": fd.sizes, "mean": flat[:, :, a].mean(axis=0),
             "sd": flat[:, :, a].std(axis=0, ddof=1), "lower": lo[:, a], "upper": hi[:, a],
             "p_positive": (flat[:, :, a] > 0).mean(axis=0),
-        }, index=pd.MultiIndex.from_product([[t], list(fd.levels)], names=["term", "level"]))
+        }, index=pd.MultiIndex.from_product([[t], list(fd.levels)], names=["term", fd.name]))
         frames.append(frame.sort_values("mean", kind="stable"))
     table = pd.concat(frames)
     table.attrs.update({"factor": fd.name, "interval_prob": prob,

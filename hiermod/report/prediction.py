@@ -4,7 +4,15 @@ from the population N(0, Σ), zero, or an error.
 New data are encoded exactly as the training data: the fixed part through the Design's
 formulae matrix (``evaluate_new_data``), so categorical codings and stateful transforms
 (``cwc``, ``cgm``, ``center``, ``scale``) reuse what was learned on the training data; the
-level-2 predictors of a new group are read from the new data.
+level-2 predictors of a new group are read from the new data, and its mean of a ``cwc`` /
+``gmean`` predictor is the training groups' mean (or its own rows' mean, see
+:mod:`hiermod.transforms`).
+
+Population-level predictions need no group at all: ``groups="zero"`` sets every group effect
+to 0 (lme4's ``re.form = NA``: the prediction for a typical group), ``groups="average"``
+averages the expected value over the distribution of group effects (the population-averaged,
+or marginal, mean; for a logit model the share of successes over all groups, which differs
+from the typical group's probability).
 """
 
 from __future__ import annotations
@@ -19,11 +27,17 @@ from .. import names
 from ..errors import DataError, format_rows
 from ..families import get_family
 from ..frame import factor_labels, used_columns
+from ..transforms import new_group_means as group_means_of_new_groups
 from . import _posterior as P
 from .ppc import default_seed
 
 NEW_GROUPS = ("sample", "zero", "refuse")
 KINDS = ("both", "mean", "outcome", "link")
+#: which group effects a prediction includes (see :func:`predict`)
+GROUPS = ("fitted", "zero", "average")
+#: Gauss–Hermite nodes of the population average (exact to ~1e-10 for the logistic curve at
+#: the group sds of practice)
+N_QUADRATURE = 40
 
 
 @dataclass(frozen=True)
@@ -59,10 +73,13 @@ class NewDesign:
     trials: np.ndarray | None
 
 
-def required_columns(design, need_outcome_draws: bool) -> dict[str, str]:
-    """column -> role, for the columns new data must have."""
+def required_columns(design, need_outcome_draws: bool, groups: str = "fitted") -> dict[str, str]:
+    """column -> role, for the columns new data must have (without the grouping columns when
+    the prediction includes no group's own effect, unless a predictor uses them)."""
     spec = design.spec
     roles = used_columns(spec)
+    if groups != "fitted":
+        roles = {c: r for c, r in roles.items() if r != "grouping factor"}
     roles.pop(spec.response.name, None)
     if spec.response.trials:
         roles.pop(spec.response.trials, None)
@@ -86,8 +103,13 @@ def _evaluate(matrix, newdata: pd.DataFrame, where: str) -> np.ndarray:
         raise DataError(f"cannot encode the new data for the {where}: {exc}") from exc
 
 
-def encode_newdata(design, newdata: pd.DataFrame, need_outcome_draws: bool = False) -> NewDesign:
+def encode_newdata(design, newdata: pd.DataFrame, need_outcome_draws: bool = False,
+                   groups: str = "fitted", new_group_means: str = "training") -> NewDesign:
     """Encode new data with the training data's codings and transforms.
+
+    ``groups`` other than "fitted" needs no grouping columns (``labels`` are then empty);
+    ``new_group_means`` says where ``cwc`` / ``gmean`` take the mean of a group unseen in
+    fitting (:func:`hiermod.transforms.new_group_means`).
 
     Raises
     ------
@@ -99,7 +121,7 @@ def encode_newdata(design, newdata: pd.DataFrame, need_outcome_draws: bool = Fal
         raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
     if len(newdata) == 0:
         raise DataError("newdata has no rows")
-    roles = required_columns(design, need_outcome_draws)
+    roles = required_columns(design, need_outcome_draws, groups)
     missing = [c for c in roles if c not in newdata.columns]
     if missing:
         cols = ", ".join(f"'{c}' ({roles[c]})" for c in missing)
@@ -112,13 +134,16 @@ def encode_newdata(design, newdata: pd.DataFrame, need_outcome_draws: bool = Fal
         raise DataError(f"newdata has missing values in {'; '.join(parts)}")
     if design.fixed_matrix is None and design.fixed_terms:
         raise DataError("this Design keeps no formulae matrix to encode new data with")
-    X = (_evaluate(design.fixed_matrix, newdata, "fixed effects") if design.fixed_terms
-         else np.zeros((len(newdata), 0)))
-    Zs, labels = [], []
-    for fd, mats in zip(design.factors, design.factor_matrices, strict=True):
-        Z = np.hstack([_evaluate(m, newdata, f"varying effects of '{fd.name}'") for m in mats])
-        Zs.append(Z)
-        labels.append(factor_labels(newdata, fd.name).to_numpy(dtype=object))
+    with group_means_of_new_groups(new_group_means):
+        X = (_evaluate(design.fixed_matrix, newdata, "fixed effects") if design.fixed_terms
+             else np.zeros((len(newdata), 0)))
+        Zs, labels = [], []
+        for fd, mats in zip(design.factors, design.factor_matrices, strict=True):
+            Z = np.hstack([_evaluate(m, newdata, f"varying effects of '{fd.name}'")
+                           for m in mats])
+            Zs.append(Z)
+            if groups == "fitted":
+                labels.append(factor_labels(newdata, fd.name).to_numpy(dtype=object))
     trials = None
     spec = design.spec
     if need_outcome_draws and design.family == "binomial":
@@ -142,10 +167,123 @@ def population_draws(dt, fd, n_new: int, rng: np.random.Generator) -> np.ndarray
     return np.einsum("cdab,cdnb->cdna", L, z)
 
 
+@dataclass(frozen=True)
+class LinearPredictor:
+    """η per draw for new data, (chain, draw, n), and what the population average needs."""
+
+    eta: np.ndarray
+    is_new: np.ndarray
+    new_levels: dict[str, tuple[str, ...]]
+    #: per draw and row, the variance of Σ_g z_g u_g over the groups' distribution (for
+    #: ``groups="average"``), else None
+    group_variance: np.ndarray | None = None
+
+
+def linear_predictor(dt, design, enc: NewDesign, newdata: pd.DataFrame, groups: str = "fitted",
+                     new_groups: str = "sample",
+                     rng: np.random.Generator | None = None) -> LinearPredictor:
+    """η = Xβ + Σ_g Z_g u_g for encoded new data under the ``groups`` / ``new_groups`` policy of
+    :func:`predict`."""
+    beta = P.fixed(dt, design)
+    eta = (beta @ enc.X.T if beta.shape[-1]
+           else np.zeros(beta.shape[:2] + (len(newdata),)))
+    new_levels: dict[str, tuple[str, ...]] = {}
+    is_new = np.zeros(len(newdata), dtype=bool)
+    if groups == "zero":
+        return LinearPredictor(eta, is_new, new_levels)
+    if groups == "average":
+        var = np.zeros_like(eta)
+        for fd, Z in zip(design.factors, enc.Zs, strict=True):
+            var = var + np.einsum("na,cdab,nb->cdn", Z, P.group_cov(dt, fd), Z)
+        return LinearPredictor(eta, is_new, new_levels, var)
+    rng = np.random.default_rng(0) if rng is None else rng
+    for fd, Z, labels in zip(design.factors, enc.Zs, enc.labels, strict=True):
+        lookup = {lvl: j for j, lvl in enumerate(fd.levels)}
+        idx = np.array([lookup.get(lab, -1) for lab in labels])
+        unseen = idx < 0
+        fresh = tuple(dict.fromkeys(labels[unseen]))
+        if fresh:
+            new_levels[fd.name] = fresh
+            is_new |= unseen
+            if new_groups == "refuse":
+                raise DataError(
+                    f"newdata has level(s) of '{fd.name}' not seen in fitting: "
+                    f"{', '.join(repr(s) for s in fresh[:10])}"
+                    f"{' ...' if len(fresh) > 10 else ''} "
+                    f"({format_rows(list(newdata.index[unseen]))}); new_groups='refuse' predicts "
+                    "for existing groups only: use new_groups='sample' to draw their effects "
+                    "from the population, or 'zero' for the population average")
+        u = P.group_effects(dt, fd)
+        if fresh and new_groups == "sample":
+            u = np.concatenate([u, population_draws(dt, fd, len(fresh), rng)], axis=2)
+        elif fresh:
+            u = np.concatenate([u, np.zeros(u.shape[:2] + (len(fresh), fd.q))], axis=2)
+        fresh_idx = {lvl: fd.n_levels + k for k, lvl in enumerate(fresh)}
+        idx = np.where(unseen, [fresh_idx.get(lab, -1) for lab in labels], idx)
+        eta = eta + P.group_contribution(u, idx, Z)
+    return LinearPredictor(eta, is_new, new_levels)
+
+
+def population_average(family, eta: np.ndarray, variance: np.ndarray,
+                       n_nodes: int = N_QUADRATURE) -> np.ndarray:
+    """E[g⁻¹(η + s ε)], ε ~ N(0, 1), s² = ``variance``, by Gauss–Hermite quadrature.
+
+    Notes
+    -----
+    With nodes x_k and weights w_k of ∫ e^{−x²} f(x) dx,
+    E[f(η + s ε)] = Σ_k w_k / √π · f(η + √2 s x_k); the sum is exact for the identity link and
+    converges fast for the smooth logistic and exponential curves.
+    """
+    if family.link == "identity":
+        return family.inverse_link(eta)
+    x, w = np.polynomial.hermite.hermgauss(n_nodes)
+    s = np.sqrt(2.0 * np.maximum(variance, 0.0))
+    out = np.zeros_like(eta, dtype=float)
+    for xk, wk in zip(x, w, strict=True):
+        out += wk * family.inverse_link(eta + s * xk)
+    return out / np.sqrt(np.pi)
+
+
+def check_policies(new_groups: str, kind: str, groups: str) -> None:
+    if new_groups not in NEW_GROUPS:
+        raise ValueError(f"new_groups must be one of {', '.join(NEW_GROUPS)}, got {new_groups!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if groups not in GROUPS:
+        raise ValueError(f"groups must be one of {', '.join(GROUPS)}, got {groups!r}")
+
+
+SCALES = ("response", "link")
+
+
+def expected_draws(dt, design, newdata: pd.DataFrame, groups: str = "fitted",
+                   new_groups: str = "sample", random_seed: int | None = None,
+                   new_group_means: str = "training", scale: str = "response") -> np.ndarray:
+    """Draws of E[y] (the probability for binomial models; η with ``scale="link"``),
+    (chain, draw, rows of newdata), under the policies of :func:`predict`: the building block
+    of the marginal means, contrasts and slopes of :mod:`hiermod.report.marginal_effects`.
+
+    On the link scale the population average of η is x β, the same as ``groups="zero"``."""
+    check_policies(new_groups, "mean", groups)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    enc = encode_newdata(design, newdata, groups=groups, new_group_means=new_group_means)
+    rng = np.random.default_rng(default_seed(dt, random_seed))
+    lp = linear_predictor(dt, design, enc, newdata, groups, new_groups, rng)
+    if scale == "link":
+        return lp.eta
+    family = get_family(design.family)
+    if lp.group_variance is not None:
+        return population_average(family, lp.eta, lp.group_variance)
+    return family.inverse_link(lp.eta)
+
+
 def predict(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "sample",
             kind: str = "both", prob: float = 0.95,
-            random_seed: int | None = None) -> Predictions:
-    """Posterior predictions for new data (rows of existing and of new groups).
+            random_seed: int | None = None, groups: str = "fitted",
+            new_group_means: str = "training") -> Predictions:
+    """Posterior predictions for new data (rows of existing and of new groups, or of the
+    population).
 
     Parameters
     ----------
@@ -153,7 +291,8 @@ def predict(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "s
     design : Design
     newdata : pandas.DataFrame
         Must have every predictor and grouping column of the model (not the outcome, except
-        to build the trials of a ``cbind(s, f)`` binomial model).
+        to build the trials of a ``cbind(s, f)`` binomial model); with ``groups`` "zero" or
+        "average", the grouping columns only where a predictor uses them (``cwc(x, g)``).
     new_groups : {"sample", "zero", "refuse"}
         Levels of a grouping factor unseen in fitting: "sample" draws their effects from
         N(0, Σ_g) at each posterior draw (a prediction for a new group, the default); "zero"
@@ -166,6 +305,16 @@ def predict(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "s
         Probability of the equal-tailed intervals.
     random_seed : int, optional
         For the new groups' effects and the outcome draws (default: the posterior's seed).
+    groups : {"fitted", "zero", "average"}
+        "fitted" (default): each row's groups with their posterior effects (new levels as
+        ``new_groups`` says). "zero": no group effects, Xβ alone — lme4's ``re.form = NA``,
+        the prediction for a typical group (effects 0). "average": the expected value averaged
+        over the groups' distribution N(0, Σ_g), the population-averaged mean (see Notes);
+        its outcome draws come from a new group per row.
+    new_group_means : {"training", "newdata"}
+        Where ``cwc(x, g)`` and ``gmean(x, g)`` take the mean of x of a group unseen in
+        fitting: the mean of the training groups' means (default), or the mean of the group's
+        own rows in ``newdata`` (when they are the whole group).
 
     Returns
     -------
@@ -194,55 +343,43 @@ def predict(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "s
     drawn from the family given E[y] (and σ^(s)). Intervals for a new group are wider than for
     a well-observed group: they carry the between-group variance Σ_g.
 
+    The population-averaged mean (``groups="average"``) is, per draw,
+
+    .. math::
+
+        \\bar\\mu_i^{(s)} = \\int g^{-1}(x_i\\beta^{(s)} + z_i u)\\,
+        N(u \\mid 0, \\Sigma^{(s)})\\,du
+        = E\\left[g^{-1}(x_i\\beta^{(s)} + v_i^{1/2}\\varepsilon)\\right],\\quad
+        v_i = \\sum_g z_{gi}\\Sigma_g^{(s)} z_{gi}^\\top,
+
+    a one-dimensional integral computed by Gauss–Hermite quadrature
+    (:func:`population_average`). For the identity link it equals x_i β; for a logit model it
+    is pulled towards 1/2 relative to the typical group's g⁻¹(x_i β).
+
     Examples
     --------
     >>> new = pd.DataFrame({"floor": [0, 1], "county": ["AITKIN", "NEW COUNTY"]})  # doctest: +SKIP
     >>> fit.predict(new).table                                                    # doctest: +SKIP
+    >>> fit.predict(pd.DataFrame({"floor": [0, 1]}), groups="zero").table        # doctest: +SKIP
     """
-    if new_groups not in NEW_GROUPS:
-        raise ValueError(f"new_groups must be one of {', '.join(NEW_GROUPS)}, got {new_groups!r}")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    check_policies(new_groups, kind, groups)
     P.check_prob(prob)
     want_y = kind in ("both", "outcome")
-    enc = encode_newdata(design, newdata, need_outcome_draws=want_y)
+    enc = encode_newdata(design, newdata, need_outcome_draws=want_y, groups=groups,
+                         new_group_means=new_group_means)
     rng = np.random.default_rng(default_seed(dt, random_seed))
     family = get_family(design.family)
+    lp = linear_predictor(dt, design, enc, newdata, groups, new_groups, rng)
+    eta = lp.eta
+    if lp.group_variance is not None:
+        expected = population_average(family, eta, lp.group_variance)
+    else:
+        expected = family.inverse_link(eta)
 
-    beta = P.fixed(dt, design)
-    eta = (beta @ enc.X.T if beta.shape[-1]
-           else np.zeros(beta.shape[:2] + (len(newdata),)))
-    new_levels: dict[str, tuple[str, ...]] = {}
-    is_new = np.zeros(len(newdata), dtype=bool)
-    for fd, Z, labels in zip(design.factors, enc.Zs, enc.labels, strict=True):
-        lookup = {lvl: j for j, lvl in enumerate(fd.levels)}
-        idx = np.array([lookup.get(lab, -1) for lab in labels])
-        unseen = idx < 0
-        fresh = tuple(dict.fromkeys(labels[unseen]))
-        if fresh:
-            new_levels[fd.name] = fresh
-            is_new |= unseen
-            if new_groups == "refuse":
-                raise DataError(
-                    f"newdata has level(s) of '{fd.name}' not seen in fitting: "
-                    f"{', '.join(repr(s) for s in fresh[:10])}"
-                    f"{' ...' if len(fresh) > 10 else ''} "
-                    f"({format_rows(list(newdata.index[unseen]))}); new_groups='refuse' predicts "
-                    "for existing groups only: use new_groups='sample' to draw their effects "
-                    "from the population, or 'zero' for the population average")
-        u = P.group_effects(dt, fd)
-        if fresh and new_groups == "sample":
-            u = np.concatenate([u, population_draws(dt, fd, len(fresh), rng)], axis=2)
-        elif fresh:
-            u = np.concatenate([u, np.zeros(u.shape[:2] + (len(fresh), fd.q))], axis=2)
-        fresh_idx = {lvl: fd.n_levels + k for k, lvl in enumerate(fresh)}
-        idx = np.where(unseen, [fresh_idx.get(lab, -1) for lab in labels], idx)
-        eta = eta + P.group_contribution(u, idx, Z)
-    expected = family.inverse_link(eta)
-
-    roles = required_columns(design, want_y)
+    roles = required_columns(design, want_y, groups)
     table = newdata[[c for c in newdata.columns if c in roles]].copy()
-    table["new_group"] = is_new
+    if groups == "fitted":
+        table["new_group"] = lp.is_new
     variables = {names.LINPRED: eta, names.EXPECTED: expected}
     if kind in ("both", "mean"):
         _add_summary(table, "", expected, prob, with_sd=True)
@@ -250,17 +387,23 @@ def predict(dt: xr.DataTree, design, newdata: pd.DataFrame, new_groups: str = "s
         _add_summary(table, "eta_", eta, prob)
     if want_y:
         s = P.sigma(dt, design)
-        y = family.draw(expected, rng, sigma=None if s is None else s[..., None],
+        mean_y = expected
+        if groups == "average":  # a new group per row: its effects drawn, then the outcome
+            z = rng.standard_normal(eta.shape)
+            mean_y = family.inverse_link(eta + np.sqrt(lp.group_variance) * z)
+        y = family.draw(mean_y, rng, sigma=None if s is None else s[..., None],
                         trials=enc.trials)
         variables[names.OUTCOME] = np.asarray(y, dtype=float)
         _add_summary(table, "y_", variables[names.OUTCOME], prob)
-    table.attrs.update({"interval_prob": prob, "new_groups": new_groups, "kind": kind})
+    table.attrs.update({"interval_prob": prob, "new_groups": new_groups, "kind": kind,
+                        "groups": groups})
     obs = {names.OBS_DIM: np.arange(len(newdata))}
     ds = xr.Dataset({k: P.sample_dataarray(v, dt, dims=(names.OBS_DIM,), coords=obs)
                      for k, v in variables.items()})
-    ds.attrs.update({"new_groups": new_groups, "random_seed": default_seed(dt, random_seed)})
+    ds.attrs.update({"new_groups": new_groups, "groups": groups,
+                     "random_seed": default_seed(dt, random_seed)})
     draws = xr.DataTree.from_dict({f"/{names.PREDICTIONS}": ds})
-    return Predictions(table=table, draws=draws, new_levels=new_levels)
+    return Predictions(table=table, draws=draws, new_levels=lp.new_levels)
 
 
 def _add_summary(table: pd.DataFrame, prefix: str, x: np.ndarray, prob: float,

@@ -223,7 +223,8 @@ def pooling(dt: xr.DataTree, design, factor: str | None = None, prob: float = 0.
     Returns
     -------
     pandas.DataFrame
-        Index (term, level); columns ``n``, ``no_pool``, ``no_pool_se``, ``partial_mean``,
+        Index (term, <factor>), the level index named after the grouping factor; columns
+        ``n``, ``no_pool``, ``no_pool_se``, ``partial_mean``,
         ``partial_sd``, ``partial_lower``, ``partial_upper``, ``complete_pool``, ``shrinkage``
         (λ_j), ``approx`` (the approximate estimator). attrs: factor, sigma, tau, prob.
 
@@ -288,7 +289,7 @@ def pooling(dt: xr.DataTree, design, factor: str | None = None, prob: float = 0.
             "complete_pool": est_cp[:, a],
             "shrinkage": lam[:, a], "approx": approx[:, a],
         }, index=pd.MultiIndex.from_product([[term], list(fd.levels)],
-                                            names=["term", "level"])))
+                                            names=["term", fd.name])))
     table = pd.concat(frames)
     table.attrs.update({"factor": fd.name, "sigma": s, "prob": prob,
                         "tau": dict(zip(fd.terms, map(float, taus), strict=True)),

@@ -27,7 +27,7 @@ def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
     for fd in design.factors:
         sd = posterior[names.group_sd(fd.name)]
         for term in fd.terms:
-            out[names.sd_label(fd.name, term)] = sd.sel({names.term_dim(fd.name): term}).values
+            out[names.sd_label(fd.name, term)] = sd.sel({names.cov_dim(fd.name): term}).values
         corr_name = names.group_corr(fd.name)
         if corr_name in posterior:
             corr = posterior[corr_name]
@@ -36,7 +36,7 @@ def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
                     for b in block[i + 1:]:
                         ta, tb = fd.terms[a], fd.terms[b]
                         out[names.corr_label(fd.name, ta, tb)] = corr.sel(
-                            {names.term_dim(fd.name): ta, names.term_dim_bis(fd.name): tb}).values
+                            {names.cov_dim(fd.name): ta, names.cov_dim_bis(fd.name): tb}).values
     if names.SIGMA in posterior:
         out[names.SIGMA] = posterior[names.SIGMA].values
     return out
@@ -72,12 +72,22 @@ def _rhat(arr: np.ndarray) -> float:
     return float(az.rhat(xr.Dataset({"x": xr.DataArray(arr, dims=SAMPLE_DIMS)}))["x"])
 
 
-def summary(dt, design, prob: float = 0.95) -> pd.DataFrame:
+def summary(dt, design, prob: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
     """Posterior summary of the fixed effects, group-level sds and correlations, and sigma.
 
     Columns: mean, sd, lower, upper (equal-tailed ``prob`` interval), ess_bulk, ess_tail, r_hat.
     Rows: "Intercept", "floor", ..., "sd(Intercept | county)", "corr(Intercept, floor | county)",
     "sigma".
+
+    With ``exponentiate=True`` the fixed-effect rows summarise exp(β) draw by draw: odds
+    ratios of a logit model, rate ratios of a Poisson model (exp(Intercept) is the baseline
+    odds or rate); their interval is exp of β's (exp is monotone), their mean is not exp of
+    β's mean. The other rows are unchanged; ``attrs["exponentiated"]`` says so.
     """
     posterior = dt["posterior"].to_dataset()
-    return summarize_draws(parameter_draws(posterior, design), prob)
+    draws = parameter_draws(posterior, design)
+    if exponentiate:
+        draws.update({t: np.exp(draws[t]) for t in design.fixed_terms})
+    table = summarize_draws(draws, prob)
+    table.attrs["exponentiated"] = bool(exponentiate)
+    return table
