@@ -1,6 +1,6 @@
 """New data from a fitted multilevel model: the true parameters, a design extended to more or
 larger groups, and outcomes drawn from the model — what simulation-based power analysis
-(:mod:`hiermod.power`) is made of.
+(:mod:`hiermod.power_analysis`) is made of.
 
 The parameters (:class:`Truth`) come from a REML / ML fit (its estimates) or a Bayesian fit
 (posterior means), and any of them can be set by its label — a fixed term ("treat"), a

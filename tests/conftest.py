@@ -100,3 +100,17 @@ def demo(tmp_path_factory):
     """The demo command run once: (run, output folder)."""
     out = tmp_path_factory.mktemp("hiermod_demo")
     return support.demo_run(out), out
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A LocalCluster of 2 single-threaded worker processes on the loopback interface, and its
+    Client; closed at the end of the session (the tests of Dask data and of many fits)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
