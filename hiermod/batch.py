@@ -155,7 +155,7 @@ def _client(client, n_workers: int | None):
     if client is None:
         workers = n_workers or max(1, min(os.cpu_count() or 1, 8))
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, host="127.0.0.1")
+                               dashboard_address=":0", host="127.0.0.1")  # any free port
         return Client(cluster), True
     if isinstance(client, str):
         return Client(client), True

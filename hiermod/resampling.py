@@ -15,9 +15,7 @@ from .batch import run_batch
 from .errors import SpecError
 from .kfold_cv import kfold
 from .mle import RemlFit
-from .mle.bootstrap import Bootstrap, bootstrap_replicate, replicate_seeds
-from .mle.pls import LmmProblem
-from .mle.profile import SdCorMap
+from .mle.bootstrap import Bootstrap, bootstrap_replicate, replicate_inputs, replicate_seeds
 from .report.kfold import KFold
 from .result import Fit
 
@@ -78,12 +76,7 @@ def parametric_bootstrap(fit: RemlFit, nsim: int = 500, random_seed=None, client
     """
     if not isinstance(fit, RemlFit) or fit.family != "gaussian":
         raise SpecError("the parametric bootstrap takes a gaussian RemlFit (hm.reml)")
-    problem = LmmProblem(fit.design)
-    labels = SdCorMap.build(problem).labels + tuple(fit.fixed_terms)
-    vt = fit.varcorr_table()["estimate"]
-    estimate = np.array([vt[lb] for lb in labels[:len(fit.theta) + 1]] + list(fit.beta))
-    args = (fit.design, fit.method, np.asarray(fit.theta), np.asarray(fit.beta),
-            float(fit.sigma))
+    labels, estimate, args = replicate_inputs(fit)
     tasks = [(*args, s) for s in replicate_seeds(random_seed, nsim)]
     batch = run_batch(_replicate, tasks, client, progress=progress, label="bootstrap")
     reps = np.array([r if r is not None else np.full(len(labels), np.nan)

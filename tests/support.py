@@ -265,3 +265,13 @@ def crt_frame(n_clusters: int = 20, size: int = 5, seed: int = 0) -> pd.DataFram
     treat = (cl % 2).astype(float)
     y = 0.3 * treat + rng.normal(0, 0.3, n_clusters)[cl] + rng.normal(size=len(cl))
     return pd.DataFrame({"y": y, "treat": treat, "cluster": cl})
+
+
+def flaky_square(task: int) -> dict:
+    """A batch task (module level, so workers can unpickle it): task² and the worker's pid;
+    raises for multiples of 4."""
+    import os
+
+    if task % 4 == 0:
+        raise ValueError(f"task {task} refuses")
+    return {"square": task * task, "pid": os.getpid()}
