@@ -33,7 +33,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "prior_predictive": ["sample_prior_predictive"],
         "resampling": ["leave_one_group_out", "parametric_bootstrap"],
         "calibration": ["sbc"],
-        "report": ["compare", "compare_fits"],
+        "report": ["compare", "compare_fits", "compare_structures"],
         "result": ["Fit"],
         "sample": ["SamplerSettings"],
     },

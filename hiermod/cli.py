@@ -5,6 +5,7 @@
     hiermod fit MODEL.toml [--draws N] [--tune N] [--chains N] [--seed N] [--sampler S]
                            [--reml] [--no-null] [--out DIR] [--json PATH|-]
     hiermod fit --formula "y ~ x + (1 | g)" --data CSV_OR_NAME [--family F] [...]
+                [--correlation "ar1(occasion | id)"] [--sigma "~ treat"]
     hiermod reml MODEL.toml | --formula F --data D [--method REML|ML] [--ddf DDF]
                  [--json PATH|-]
     hiermod equations MODEL.toml | --formula F [--data D] [--format latex|markdown|html]
@@ -88,6 +89,11 @@ def _model_args(p, family: bool = True, data_required: bool = True) -> None:
     if family:
         p.add_argument("--family", help="with --formula: gaussian (default), bernoulli, "
                        "binomial or poisson")
+    p.add_argument("--correlation", help="residual correlation within units: "
+                   "'ar1(occasion | id)', 'car1(time | id)' or 'cs(id)' (overrides the model "
+                   "file's)")
+    p.add_argument("--sigma", help="residual sd by a variable, e.g. '~ treat' (overrides the "
+                   "model file's)")
 
 
 def build_parser() -> argparse.ArgumentParser:

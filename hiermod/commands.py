@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from . import datasets
 from .design import make_design
 from .errors import DataError, InputError
 from .fitting import null_model
-from .formula import is_null, parse_formula
+from .formula import is_null, parse_formula, residual_spec, with_residuals
 from .mle import reml
 from .modelfile import ModelFile, load_model
 from .output.equations import equations
@@ -50,8 +50,9 @@ def model_from_args(args):
         if getattr(args, "data", None) or getattr(args, "family", None):
             raise InputError("--data and --family go with --formula; a model file names its "
                              "own data and family")
-        return load_model(args.model,
-                          allow_outside_data=getattr(args, "allow_outside_data", False))
+        return with_cli_residuals(
+            load_model(args.model, allow_outside_data=getattr(args, "allow_outside_data", False)),
+            args)
     if not args.formula:
         raise InputError("give a model file (MODEL.toml) or --formula with --data")
     data_arg = getattr(args, "data", None)
@@ -63,10 +64,22 @@ def model_from_args(args):
     else:
         data = load_data(data_arg)
     spec = parse_formula(args.formula, family=getattr(args, "family", None) or "gaussian")
+    mf = with_cli_residuals(ModelFile(path=Path("."), name="", description="", spec=spec,
+                                      data=data, data_source=data_arg or ""), args)
     if data is not None:
-        make_design(spec, data)  # check the data against the formula before anything runs
-    return ModelFile(path=Path("."), name="", description="", spec=spec, data=data,
-                     data_source=data_arg or "")
+        make_design(mf.spec, data)  # check the data against the formula before anything runs
+    return mf
+
+
+def with_cli_residuals(mf: ModelFile, args) -> ModelFile:
+    """The model with --correlation / --sigma applied (each overrides the file's)."""
+    corr, sigma = getattr(args, "correlation", None), getattr(args, "sigma", None)
+    if corr is None and sigma is None:
+        return mf
+    old = mf.spec.residuals
+    new = residual_spec(corr if corr is not None else (old.correlation if old else None),
+                        sigma if sigma is not None else (old.variance if old else None))
+    return replace(mf, spec=with_residuals(mf.spec, new.correlation, new.variance))
 
 
 def check_outputs(args) -> None:

@@ -31,6 +31,10 @@ DATASETS: dict[str, tuple[str, str]] = {
                      "(scripts/make_efficacy_sim.py)"),
     "contraception": ("contraception.csv", "contraceptive use (Y/N) of 1,934 women in 60 "
                       "districts of Bangladesh (1988 Fertility Survey)"),
+    "orthodont": ("orthodont.csv", "orthodontic distance at ages 8-14, 27 children (nlme)"),
+    "bodyweight": ("bodyweight.csv", "rat body weight over 64 days, 16 rats on 3 diets (nlme)"),
+    "ovary": ("ovary.csv", "ovarian follicles of 11 mares over the estrus cycle (nlme)"),
+    "dialyzer": ("dialyzer.csv", "ultrafiltration rate of 20 dialyzers at 7 pressures (nlme)"),
 }
 
 

@@ -13,9 +13,10 @@ import xarray as xr
 from . import io, names
 from .design import DataWarning, Design, SummaryDesign, make_design
 from .errors import FileError, HiermodError, SpecError
-from .formula import Spec, null_spec, parse_formula
+from .formula import Spec, null_spec, parse_formula, with_residuals
 from .marginal import PATH_MARGINAL
 from .marginal.draws import add_group_effects
+from .marginal.residual_draws import add_serial_group_effects
 from .partitioned import PATHS_NOTE, is_dask_frame, partitioned_design
 from .plan import check_choice, make_plan
 from .result import Fit
@@ -60,7 +61,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
         max_treedepth: int = 10, parameterization: str = "auto", dropna: bool = False,
         progressbar: bool | None = None, cores: int | None = None,
-        marginalize: bool | None = None, event: str | None = None) -> Fit:
+        marginalize: bool | None = None, event: str | None = None,
+        correlation: str | None = None, sigma: str | None = None) -> Fit:
     """Fit a Bayesian multilevel model by NUTS.
 
     Parameters
@@ -114,6 +116,15 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         For a yes/no outcome column (bernoulli): the value counted as 1, e.g. ``event="Y"``
         (bambi's ``use['Y'] ~ ...``); compared as text, so ``event="1"`` works on a numeric
         column too.
+    correlation : str, optional
+        Correlated residuals within units: ``"ar1(occasion | id)"`` (integer times, gaps
+        allowed), ``"car1(time | id)"`` (continuous time), ``"cs(id)"`` (compound symmetry);
+        rows in any order (:mod:`hiermod.formula.residuals`). Gaussian models; the group
+        effects are integrated out exactly with one grouping factor or none (O(n) per
+        gradient, no dense T × T factorisation), else the explicit model is built.
+    sigma : str, optional
+        A log-linear model of the residual sd: ``"~ treat"`` (one sd per level, as nlme's
+        ``varIdent``), ``"~ time"`` (log σ linear in a numeric column).
 
     Returns
     -------
@@ -126,7 +137,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     >>> fit.summary()                                                    # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    spec = as_spec(model, family, event)
+    spec = with_residuals(as_spec(model, family, event), correlation, sigma)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, sampler=sampler,
                                target_accept=target_accept, max_treedepth=max_treedepth,
                                random_seed=random_seed, cores=cores,
@@ -142,7 +153,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     idata, times = samples.tree, samples.times
     if plan.path == PATH_MARGINAL:
         t2 = time.perf_counter()
-        add_group_effects(idata, design, plan.stats, samples.seed)
+        (add_serial_group_effects if design.residuals is not None else add_group_effects)(
+            idata, design, plan.stats, samples.seed)
         times["conditional_s"] = time.perf_counter() - t2
     attrs = {"model_path": plan.path, "parameterization": plan.parameterization,
              "implementation": plan.implementation}
@@ -247,8 +259,8 @@ def load_fit(path) -> Fit:
     """
     idata, frame, attrs = io.read_fit(path)
     try:
-        spec = parse_formula(attrs["formula"], family=attrs["family"]).with_event(
-            attrs.get("event"))
+        spec = with_residuals(parse_formula(attrs["formula"], family=attrs["family"]).with_event(
+            attrs.get("event")), attrs.get("correlation") or None, attrs.get("sigma") or None)
         with warnings.catch_warnings():  # shown when the fit was made
             warnings.simplefilter("ignore", DataWarning)
             design = make_design(spec, frame)

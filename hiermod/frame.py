@@ -60,6 +60,10 @@ def used_columns(spec) -> dict[str, str]:
             roles.setdefault(col, f"varying-effect predictor of '{g.factor}'")
         for col in g.factor.split(":"):
             roles.setdefault(col, "grouping factor")
+    residuals = getattr(spec, "residuals", None)
+    if residuals is not None:
+        for col, role in residuals.columns().items():
+            roles.setdefault(col, role)
     return roles
 
 

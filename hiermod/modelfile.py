@@ -23,6 +23,8 @@ error (reported with the file, the line and the key)::
     formula = "log_radon ~ floor + (1 + floor | county)"
     parameterization = "auto"                # or "adaptive", "noncentered", "centered"
     marginalize = true                       # integrate the group effects out (default: where exact)
+    correlation = "ar1(occasion | id)"       # residuals within units: ar1 / car1(time | unit), cs(unit)
+    sigma = "~ treat"                        # residual sd by a variable (log-linear)
     # level-wise instead of formula (see hiermod.levels):
     # level1 = "EFF ~ EDU + URB"
     # group = "country"                      # or a list, one per level above the first
@@ -63,7 +65,14 @@ from .design.checks import event_indicator
 from .errors import DataError, HiermodError, SpecError, did_you_mean, format_rows
 from .families import FAMILIES, get_family
 from .fitting import fit
-from .formula import check_levels, levels, parse_formula
+from .formula import (
+    check_levels,
+    levels,
+    parse_correlation,
+    parse_formula,
+    parse_sigma,
+    with_residuals,
+)
 from .frame import used_columns
 from .plan import check_choice
 from .priors import Prior, resolve_priors
@@ -77,7 +86,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "data": ("dataset", "path", "dropna"),
     "transform": None,  # any column name -> {fn, args}
     "model": ("family", "link", "formula", "level1", "group", "level2", "level3",
-              "parameterization", "marginalize", "event"),
+              "parameterization", "marginalize", "event", "correlation", "sigma"),
     "priors": None,  # any prior key -> {dist, params...}
     "sampler": ("draws", "tune", "chains", "seed", "sampler", "target_accept", "max_treedepth"),
 }
@@ -312,10 +321,29 @@ def build_spec(ctx: _Context, table: dict):
         raise ctx.wrap(("model",), exc) from None
 
 
+def read_residuals(ctx: _Context, table: dict, spec):
+    """The spec with the [model] table's ``correlation`` and ``sigma`` (if any)."""
+    parsed = {}
+    for key, parse, example in (("correlation", parse_correlation, "ar1(occasion | id)"),
+                                ("sigma", parse_sigma, "~ treat")):
+        if key in table:
+            text = _want(ctx, table[key], str, ("model", key), f"a string such as '{example}'")
+            try:
+                parsed[key] = parse(text)
+            except SpecError as exc:
+                raise ctx.wrap(("model", key), exc) from None
+    if not parsed:
+        return spec
+    try:
+        return with_residuals(spec, **parsed)
+    except SpecError as exc:
+        raise ctx.wrap(("model", next(iter(parsed))), exc) from None
+
+
 def model_texts(table: dict) -> list[tuple[tuple[str, ...], str]]:
     """(key path, text) of every formula or equation in the [model] table, in file order."""
     out = []
-    for k in ("formula", "level1"):
+    for k in ("formula", "level1", "correlation", "sigma"):
         if isinstance(table.get(k), str):
             out.append((("model", k), table[k]))
     for k in ("level2", "level3"):
@@ -457,6 +485,7 @@ def load_model(path: str | Path, allow_outside_data: bool = False) -> ModelFile:
             spec = spec.with_event(event)
         except SpecError as exc:
             raise ctx.wrap(("model", "event"), exc) from None
+    spec = read_residuals(ctx, doc["model"], spec)
     parameterization = doc["model"].get("parameterization", "auto")
     try:
         check_choice(parameterization)

@@ -12,6 +12,10 @@ name                dims                                   meaning
 ``corr_<g>``        (``<g>_term``, ``<g>_term_``)          their correlation matrix
 ``mu``              (``obs``,)                             linear predictor η (link scale)
 ``y``               (``obs``,)                             the outcome
+``phi``             ()                                     residual correlation parameter
+                                                           (``ar1`` / ``car1`` / ``cs``)
+``sigma_log_ratio`` (``sigma_term``,)                      log-linear model of the residual
+                                                           sd: log σ_i = log σ + v_iᵀδ
 ==================  =====================================  ===============================
 
 User names (columns, grouping factors) become dims and summary rows; :func:`check_user_names`
@@ -44,12 +48,17 @@ CENTERED_INTERCEPT = "Intercept_centered"  # intercept at the predictors' means 
 SLOPES = "b"  # fixed slopes as sampled (their values equal beta's)
 SLOPE_DIM = "slope_term"
 MARGINAL_LOGLIK = "loglik_marginal"  # Potential: log p(y | β, Σ, σ), group effects integrated out
+RESIDUAL_LOGLIK = "loglik_residual"  # Potential: log p(y | η, σ, φ, δ), correlated residuals
 ADAPTIVE_JACOBIAN = "adaptive_correction"  # Potential of the adaptive parameterization
 CELL_DIM = "cell"  # the cells of an aggregated binomial / poisson model
 SAMPLE_DIMS = ("chain", "draw")
+RESIDUAL_CORR = "phi"  # correlation parameter of the residuals within a unit
+RESIDUAL_CORR_UNIT = "phi_unit"  # AR(1): (φ + 1)/2 on the unit interval, as sampled
+SIGMA_EFFECTS = "sigma_log_ratio"  # δ of log σ_i = log σ + v_iᵀδ
+SIGMA_DIM = "sigma_term"
 
 #: dims hiermod makes or ArviZ reads, which no grouping factor may take as its name
-RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, CELL_DIM, *SAMPLE_DIMS})
+RESERVED_DIMS = frozenset({FIXED_DIM, SLOPE_DIM, OBS_DIM, CELL_DIM, SIGMA_DIM, *SAMPLE_DIMS})
 #: rows that variance, ICC and R² tables hold next to the grouping factors
 RESERVED_FACTORS = frozenset({"residual", "fixed"})
 
@@ -128,8 +137,9 @@ def factor_dims(factor: str) -> tuple[str, str, str, str]:
 
 def reported_variables(factors) -> tuple[str, ...]:
     """The model variables that diagnostics and summaries cover, for the given factor names:
-    fixed effects, sigma, and per factor the group effects, sds and correlations."""
-    out = [FIXED, SIGMA]
+    fixed effects, sigma, the residual structure's parameters, and per factor the group
+    effects, sds and correlations."""
+    out = [FIXED, SIGMA, RESIDUAL_CORR, SIGMA_EFFECTS]
     for f in factors:
         out += [group_effects(f), group_sd(f), group_corr(f)]
     return tuple(out)
@@ -164,7 +174,8 @@ def check_user_names(fixed_terms, factors) -> None:
                                 f"dimension '{dim}': rename one of the columns")
             seen[dim] = f
     variables = {FIXED, SLOPES, SIGMA, OUTCOME, LINPRED, CENTERED_INTERCEPT, MARGINAL_LOGLIK,
-                 ADAPTIVE_JACOBIAN, *(v for f in factors for v in (
+                 ADAPTIVE_JACOBIAN, RESIDUAL_LOGLIK, RESIDUAL_CORR, RESIDUAL_CORR_UNIT,
+                 SIGMA_EFFECTS, *(v for f in factors for v in (
                      group_effects(f), group_effects_raw(f), group_sd(f), group_corr(f)))}
     clash = [d for d in seen if d in variables]
     if clash:
@@ -190,6 +201,33 @@ def sd_label(factor: str, term: str) -> str:
 def corr_label(factor: str, a: str, b: str) -> str:
     """Summary row of a correlation: 'corr(Intercept, floor | county)'."""
     return f"corr({a}, {b} | {factor})"
+
+
+def residual_corr_label(kind: str, group: str, time: str | None = None) -> str:
+    """Summary row of the residual correlation parameter: 'phi(time | id)' (AR(1), CAR(1)) or
+    'phi(id)' (compound symmetry)."""
+    return f"{RESIDUAL_CORR}({time} | {group})" if time else f"{RESIDUAL_CORR}({group})"
+
+
+def sigma_level_label(column: str, level: str) -> str:
+    """Summary row of the residual sd at one level of a variance factor: 'sigma[treat=B]'."""
+    return f"{SIGMA}[{column}={level}]"
+
+
+def sigma_slope_label(column: str) -> str:
+    """Summary row of the slope of log σ in a numeric variable: 'log_sigma[time]'."""
+    return f"log_{SIGMA}[{column}]"
+
+
+def sigma_term(column: str, level: str | None = None) -> str:
+    """Coordinate of one column of the variance model: 'treat=B' or 'time'."""
+    return column if level is None else f"{column}={level}"
+
+
+def sigma_effect_term(term: str) -> str:
+    """One coefficient of the residual-sd model sampled on its own (a non-shared prior family),
+    and its key in ``priors=``: 'sigma_log_ratio[treat=B]'."""
+    return f"{SIGMA_EFFECTS}[{term}]"
 
 
 def corr_key(a: str, b: str) -> str:

@@ -13,6 +13,10 @@ explicit   any other model, or ``marginalize=False`` (gaussian)   explicit group
                                                                   non-centred by default
 =========  =====================================================  ==============================
 
+A gaussian design with a residual structure (``correlation=`` / ``sigma=``) takes the
+marginal path with one grouping factor or none, over the O(n) kernel of
+:mod:`hiermod.longitudinal` (:mod:`hiermod.marginal.residual_model`), else the explicit one.
+
 With nutpie, the marginal and the cells models run as hiermod's own disk-cached compiled
 callbacks (no PyTensor compile per fit); with PyMC's NUTS or numpyro, as the PyMC models.
 """
@@ -25,6 +29,7 @@ from .design import SummaryDesign, aggregate, can_aggregate
 from .errors import SpecError
 from .glmm import CompiledCells
 from .glmm.callback import COMPILED_PARAMETERIZATIONS
+from .longitudinal import serial_data
 from .marginal import (
     PATH_EXPLICIT,
     PATH_MARGINAL,
@@ -35,6 +40,11 @@ from .marginal import (
 from .marginal.callback import CompiledMarginal
 from .marginal.crossed_callback import CompiledCrossed
 from .marginal.crossed_stats import CrossedStats
+from .marginal.residual_callback import CompiledSerialMarginal
+from .marginal.residual_model import (
+    assemble_residual_explicit_model,
+    assemble_residual_marginal_model,
+)
 from .model import BuiltModel, assemble_model
 from .model.cellwise import CELL_PARAMETERIZATIONS, assemble_cell_model
 from .model.pilot import cell_data, pilot
@@ -106,6 +116,8 @@ def make_plan(design, priors: dict | None, parameterization: str, marginalize: b
     if path == PATH_EXPLICIT and isinstance(design, SummaryDesign):
         raise SpecError(PARTITIONED_PATHS)
     how = resolve_parameterization(path, parameterization)
+    if getattr(design, "residuals", None) is not None:
+        return residual_plan(design, priors, path, how, sampler)
     if path == PATH_MARGINAL:
         stats = marginal_stats(design)
         pymc_face = "graph" if sampler == "numpyro" else "op"
@@ -125,3 +137,16 @@ def make_plan(design, priors: dict | None, parameterization: str, marginalize: b
             return Plan(path, how, "compiled", built, compiled, n_cells=cells.n_cells)
         return Plan(path, how, "pytensor", built, n_cells=cells.n_cells)
     return Plan(path, how, "pytensor", assemble_model(design, priors, how))
+
+
+def residual_plan(design, priors: dict | None, path: str, how: str, sampler: str) -> Plan:
+    """:func:`make_plan` for a design with a residual structure (marginal or explicit)."""
+    if path == PATH_MARGINAL:
+        stats = serial_data(design)
+        pymc_face = "graph" if sampler == "numpyro" else "op"
+        built = assemble_residual_marginal_model(design, priors, stats=stats,
+                                                 implementation=pymc_face)
+        if sampler == "nutpie":
+            return Plan(path, how, "compiled", built, CompiledSerialMarginal(built, stats), stats)
+        return Plan(path, how, pymc_face, built, stats=stats)
+    return Plan(path, how, "pytensor", assemble_residual_explicit_model(design, priors, how))

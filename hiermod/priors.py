@@ -14,10 +14,16 @@ sigma (gaussian)            Exponential(rate = 1 / s_y)
 sd(Intercept | g)           HalfNormal(s_y)
 sd(x | g)                   HalfNormal(s_y / s_x)
 lkj(g)                      LKJ(eta = 2) on each block of correlated varying effects
+phi(t | g)  (correlation=)  Beta(1, 1): uniform on (0, 1) (car1, cs) or on (−1, 1) (ar1,
+                            through (φ + 1)/2)
+sigma_log_ratio[v]          Normal(0, 1) on the log ratio of a level's residual sd to σ
+  (sigma= ~ v)              (a factor v), Normal(0, 1 / s_v) on the slope of log σ (numeric v)
 ==========================  ===========================================================
 
 Keys of ``priors=``: a fixed term ("floor", "Intercept"), ``"sigma"``, ``"sd(x | g)"`` for one
-sd, ``"sd(g)"`` for every sd of g, ``"lkj(g)"``. They are parsed into the typed
+sd, ``"sd(g)"`` for every sd of g, ``"lkj(g)"``; with a residual structure the correlation's
+summary row (``"phi(time | id)"``, a Beta prior) and ``"sigma_log_ratio[treat=B]"`` (one
+coefficient of the sd model) or ``"sigma_log_ratio"`` (all of them). They are parsed into the typed
 :class:`Priors`, so a key names one kind of parameter only. Only the distributions in
 :data:`DISTRIBUTIONS` can be named, so a prior read from a spec file never runs code.
 """
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +52,7 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], bool, tuple[str, ...]]] = {
     "Exponential": (("lam",), True, ("lam",)),
     "Gamma": (("alpha", "beta"), True, ("alpha", "beta")),
     "LKJ": (("eta",), True, ("eta",)),
+    "Beta": (("alpha", "beta"), True, ("alpha", "beta")),  # on (0, 1): residual correlations
 }
 
 
@@ -102,6 +109,9 @@ class Prior:
                 return p["sigma"] * np.sqrt(p["nu"] / (p["nu"] - 2))
             case "Gamma":
                 return np.sqrt(p["alpha"]) / p["beta"]
+            case "Beta":
+                a, b = p["alpha"], p["beta"]
+                return np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
         return None
 
     def __str__(self) -> str:
@@ -118,6 +128,11 @@ class Priors:
     sigma: Prior | None
     sd: Mapping[tuple[str, str], Prior]
     lkj: Mapping[str, Prior]
+    #: the residual correlation φ (a Beta on (0, 1), or on (φ + 1)/2 for ar1), keyed by its
+    #: summary row; None without a correlation
+    phi: tuple[str, Prior] | None = None
+    #: coefficient of the residual-sd model ('treat=B', 'time') -> prior of δ
+    sigma_effects: Mapping[str, Prior] = field(default_factory=dict)
 
     def labelled(self) -> dict[str, Prior]:
         """The priors keyed as in ``priors=`` ("floor", "sigma", "sd(floor | county)", ...)."""
@@ -126,6 +141,9 @@ class Priors:
             out[names.SIGMA] = self.sigma
         out.update({names.sd_label(f, t): p for (f, t), p in self.sd.items()})
         out.update({lkj_key(f): p for f, p in self.lkj.items()})
+        if self.phi is not None:
+            out[self.phi[0]] = self.phi[1]
+        out.update({sigma_effect_key(t): p for t, p in self.sigma_effects.items()})
         return out
 
 
@@ -140,6 +158,25 @@ def lkj_key(factor: str) -> str:
 def column_scale(sd: float) -> float:
     """A column's sd as the divisor of a prior scale (1 for a constant column)."""
     return sd if sd > 0 else 1.0
+
+
+def sigma_effect_key(term: str | None = None) -> str:
+    """'sigma_log_ratio[treat=B]' (one coefficient of the sd model), or 'sigma_log_ratio'."""
+    return names.SIGMA_EFFECTS if term is None else names.sigma_effect_term(term)
+
+
+def residual_priors(design) -> tuple[tuple[str, Prior] | None, dict[str, Prior]]:
+    """Default priors of the residual structure: φ's and each δ's (see the module table)."""
+    res = getattr(design, "residuals", None)
+    if res is None:
+        return None, {}
+    phi = (res.corr_label, Prior("Beta", alpha=1.0, beta=1.0)) if res.has_correlation else None
+    effects = {}
+    for k, (term, (_, level)) in enumerate(zip(res.sigma_terms, res.variance_columns,
+                                               strict=True)):
+        scale = 1.0 if level is not None else 1.0 / column_scale(float(np.std(res.V[:, k])))
+        effects[term] = Prior("Normal", mu=0.0, sigma=scale)
+    return phi, effects
 
 
 def default_prior_set(design) -> Priors:
@@ -163,7 +200,8 @@ def default_prior_set(design) -> Priors:
             sd[(fd.name, term)] = Prior("HalfNormal", sigma=scale)
         if fd.correlated:
             lkj[fd.name] = Prior("LKJ", eta=2.0)
-    return Priors(fixed, sigma, sd, lkj)
+    phi, effects = residual_priors(design)
+    return Priors(fixed, sigma, sd, lkj, phi, effects)
 
 
 def default_priors(design) -> dict[str, Prior]:
@@ -186,6 +224,13 @@ def _targets(design, key: str, priors: Priors) -> tuple[str, list]:
     m = _SD_TERM.fullmatch(k)
     if m and (m.group(2).strip(), m.group(1).strip()) in priors.sd:
         return "sd", [(m.group(2).strip(), m.group(1).strip())]
+    if priors.phi is not None and k == priors.phi[0]:
+        return "phi", [k]
+    if priors.sigma_effects and k == sigma_effect_key():
+        return "sigma_effect", list(priors.sigma_effects)
+    if k.startswith(sigma_effect_key() + "[") and k[len(sigma_effect_key()) + 1:-1] in \
+            priors.sigma_effects and k.endswith("]"):
+        return "sigma_effect", [k[len(sigma_effect_key()) + 1:-1]]
     m = _ONE_ARG.fullmatch(k)
     if m and m.group(2).strip() in factors:
         fd = factors[m.group(2).strip()]
@@ -193,7 +238,8 @@ def _targets(design, key: str, priors: Priors) -> tuple[str, list]:
             return "sd", [(fd.name, t) for t in fd.terms]
         if fd.name in priors.lkj:
             return "lkj", [fd.name]
-    valid = list(priors.labelled()) + [sd_key(f) for f in factors]
+    valid = list(priors.labelled()) + [sd_key(f) for f in factors] + \
+        ([sigma_effect_key()] if priors.sigma_effects else [])
     hint = ""
     if k == names.SIGMA:
         hint = f" (a {design.family} model has no residual sd)"
@@ -219,7 +265,7 @@ def resolve_priors(design, user: Mapping | None = None) -> Priors:
         raise SpecError(f"priors must be a dict of key -> hiermod.Prior, got "
                         f"{type(user).__name__}")
     fixed, sd, lkj = dict(defaults.fixed), dict(defaults.sd), dict(defaults.lkj)
-    sigma = defaults.sigma
+    sigma, phi, effects = defaults.sigma, defaults.phi, dict(defaults.sigma_effects)
     for key, prior in user.items():
         if not isinstance(prior, Prior):
             raise SpecError(f"priors['{key}'] must be a hiermod.Prior, got {type(prior).__name__}")
@@ -233,6 +279,15 @@ def resolve_priors(design, user: Mapping | None = None) -> Priors:
             raise SpecError(f"priors['{key}']: {prior.dist} puts mass on negative values; a "
                             "standard deviation needs a positive prior (HalfNormal, "
                             "Exponential, HalfStudentT, ...)")
+        if (kind == "phi") != (prior.dist == "Beta"):
+            raise SpecError(f"priors['{key}']: " + (
+                "a residual correlation takes a Beta prior (on φ for car1 and cs, on "
+                "(φ + 1)/2 for ar1), e.g. Beta(alpha=2, beta=2)" if kind == "phi" else
+                "Beta fits a residual correlation (the 'phi(...)' key) only"))
+        if kind == "sigma_effect" and prior.positive:
+            raise SpecError(f"priors['{key}']: the log ratio of residual sds is any real "
+                            f"number; {prior.dist} allows positive values only (use Normal or "
+                            "StudentT)")
         for t in targets:
             if kind == "fixed":
                 fixed[t] = prior
@@ -240,6 +295,10 @@ def resolve_priors(design, user: Mapping | None = None) -> Priors:
                 sigma = prior
             elif kind == "sd":
                 sd[t] = prior
+            elif kind == "phi":
+                phi = (t, prior)
+            elif kind == "sigma_effect":
+                effects[t] = prior
             else:
                 lkj[t] = prior
-    return Priors(fixed, sigma, sd, lkj)
+    return Priors(fixed, sigma, sd, lkj, phi, effects)

@@ -31,6 +31,7 @@ from .report import (
     contrast,
     design_effect,
     fixef,
+    forecast,
     group_effects,
     group_effects_qq,
     icc,
@@ -45,6 +46,7 @@ from .report import (
     r2_levels,
     r2_nakagawa,
     ranef,
+    residual_acf,
     residuals,
     slopes,
     summary,
@@ -122,8 +124,11 @@ class Fit:
 
     def save(self, path) -> None:
         """Write the fit to a netCDF file; :func:`hiermod.load_fit` reads it back exactly."""
+        res = self.spec.residuals
         io.write_fit(path, self.idata, self.data, {
             "formula": self.spec.formula, "family": self.spec.family,
+            "correlation": res.correlation.text if res and res.correlation else "",
+            "sigma": res.variance.text if res and res.variance else "",
             "priors": io.priors_to_json(self.user_priors),
             "parameterization": self.parameterization, "model_path": self.model_path,
             "settings": asdict(self.settings), "timing": self.timing,
@@ -217,10 +222,23 @@ class Fit:
     def predict(self, newdata, new_groups: str = "sample", kind: str = "both",
                 prob: float = 0.95, random_seed: int | None = None, groups: str = "fitted",
                 new_group_means: str = "training"):
-        """Predictions for new data, for groups or the population (:func:`hiermod.report.predict`)."""
-        return predict(self.idata, self.design, newdata, new_groups=new_groups, kind=kind,
-                       prob=prob, random_seed=random_seed, groups=groups,
-                       new_group_means=new_group_means)
+        """Predictions for new data, for groups or the population (:func:`hiermod.report.predict`;
+        with a residual structure :func:`hiermod.report.forecast`)."""
+        return (forecast if self.design.residuals is not None else predict)(
+            self.idata, self.design, newdata, new_groups=new_groups, kind=kind, prob=prob,
+            random_seed=random_seed, groups=groups, new_group_means=new_group_means)
+
+    def forecast(self, newdata, new_groups: str = "sample", kind: str = "both",
+                 prob: float = 0.95, random_seed: int | None = None, condition: bool = True):
+        """Trajectories continued from each unit's last residuals (:func:`hiermod.report.forecast`)."""
+        return forecast(self.idata, self.design, newdata, new_groups=new_groups, kind=kind,
+                        prob=prob, random_seed=random_seed, condition=condition)
+
+    def residual_acf(self, kind: str = "normalized", unit: str | None = None,
+                     time: str | None = None, max_lag: int | None = None, data=None):
+        """Residual autocorrelation by lag within units (:func:`hiermod.report.residual_acf`)."""
+        return residual_acf(self.idata, self.design, self.data if data is None else data,
+                            unit=unit, time=time, kind=kind, max_lag=max_lag)
 
     def trajectories(self, x: str, factor: str | None = None, n_points: int = 20,
                      prob: float = 0.95):

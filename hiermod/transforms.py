@@ -20,6 +20,14 @@ rows is what the model means; :func:`new_group_means` ("newdata") switches to it
 (constant within groups) that is the size-weighted mean of the groups' values, not the mean over
 groups; to centre a level-2 variable at the mean over groups, make the column before fitting
 (``df["w_c"] = df["w"] - df.groupby("g")["w"].first().mean()``).
+
+Time in growth models:
+
+* ``pw(t, k1, k2, ...)`` piecewise-linear time with knots k1 < k2 < ...: one column per
+  segment, each coefficient the slope within its segment (continuous at the knots)
+* ``since(t, g)``  time since the unit's first occasion: t_ij − min_j t (stateful, as cwc;
+  a new unit counts from its own first occasion)
+* ``poly(t, d)`` orthogonal polynomials; ``I(age - 8)`` centres time at a chosen value
 """
 
 from __future__ import annotations
@@ -65,20 +73,26 @@ def new_group_means(source: str) -> Iterator[None]:
 class _GroupMeans:
     """Learn per-group means of x on first call; reuse them afterwards. A group unseen in
     fitting gets the mean of the fitted groups' means, or with :func:`new_group_means`
-    ("newdata") the mean of its own rows."""
+    ("newdata") the mean of its own rows. ``statistic`` names another per-group summary
+    (pandas' aggregation name); ``own_for_new`` gives new groups their own summary always."""
 
     __stateful_transform__ = True
+    statistic = "mean"
+    own_for_new = False
 
     def __init__(self) -> None:
         self.means: pd.Series | None = None
 
     def group_means(self, x, g) -> np.ndarray:
-        own = group_means(x, g)
+        if self.statistic == "mean":  # exact, as from partitions (group_means)
+            own = group_means(x, g)
         g = pd.Series(np.asarray(g).astype(str))
+        if self.statistic != "mean":
+            own = pd.Series(np.asarray(x, dtype=float)).groupby(g).agg(self.statistic)
         if self.means is None:
             self.means = own
         known = self.means.reindex(g).to_numpy()
-        if _new_group_means.get() == "newdata":
+        if self.own_for_new or _new_group_means.get() == "newdata":
             fresh = own.reindex(g).to_numpy()
         else:
             fresh = np.full(len(g), float(self.means.mean()))
@@ -105,6 +119,42 @@ class GroupMean(_GroupMeans):
 
     def __call__(self, x, g):
         return self.group_means(x, g)
+
+
+class Since(_GroupMeans):
+    """t − min_j t: time since each group's first occasion (learned on the fitted data; new
+    groups use their own first occasion)."""
+
+    statistic = "min"
+    own_for_new = True
+
+    def __call__(self, t, g):
+        return np.asarray(t, dtype=float) - self.group_means(t, g)
+
+
+def pw(x, *knots) -> np.ndarray:
+    """Piecewise-linear time: for knots k_1 < ... < k_K the K + 1 columns
+    min(x, k_1), clip(x − k_1, 0, k_2 − k_1), ..., max(x − k_K, 0), so that the coefficient of
+    each column is the slope within its segment and the curve is continuous at the knots.
+
+    Examples
+    --------
+    >>> pw(np.array([0.0, 2.0, 5.0]), 3)
+    array([[0., 0.],
+           [2., 0.],
+           [3., 2.]])
+    """
+    x = np.asarray(x, dtype=float)
+    if not knots:
+        raise DataError("pw(x, k1, ...) needs at least one knot, e.g. pw(time, 3)")
+    k = [float(v) for v in knots]
+    if any(b <= a for a, b in zip(k, k[1:], strict=False)):
+        raise DataError(f"pw(): the knots must increase, got {k}")
+    cols = [np.minimum(x, k[0])]
+    for a, b in zip(k, k[1:], strict=False):
+        cols.append(np.clip(x - a, 0.0, b - a))
+    cols.append(np.maximum(x - k[-1], 0.0))
+    return np.column_stack(cols)
 
 
 class Cgm:
@@ -161,6 +211,10 @@ SAFE_NAMESPACE = {
     "exp": np.exp,
     "sqrt": np.sqrt,
     "abs": np.abs,
+    "sin": np.sin,  # cyclic time: sin(6.283185 * t) + cos(6.283185 * t)
+    "cos": np.cos,
+    "pw": pw,
+    "since": Since,
 }
 
 
@@ -202,5 +256,8 @@ COLUMN_TRANSFORMS: dict[str, tuple[tuple[str, ...], object]] = {
     "exp": (("x",), np.exp),
     "sqrt": (("x",), np.sqrt),
     "abs": (("x",), np.abs),
+    "sin": (("x",), np.sin),
+    "cos": (("x",), np.cos),
+    "since": (("x", "group"), lambda x, g: Since()(x, g)),
     "C": (("x",), None),  # make a factor (categorical) of a column
 }

@@ -1592,6 +1592,239 @@ NB08 = [
 ]
 
 
+
+# --- 09 ------------------------------------------------------------------------------------------
+
+NB09 = [
+    md("""
+    # 9. Longitudinal data: autocorrelated and heteroskedastic residuals (BodyWeight)
+
+    Sixteen rats on three diets were weighed once a week for nine weeks, and once more on
+    day 44 (Crowder & Hand 1990; Pinheiro & Bates 2000, sec. 5.3). Repeated measures of one
+    rat are level-1 units nested in the rat, as in notebook 03, but two things a growth model
+    with independent residuals gets wrong show up in such data:
+
+    1. **Serial correlation.** Weighings a week apart are more alike than the rat's own
+       growth line explains: a rat that is heavy for its line this week is heavy next week.
+    2. **Unequal variability.** Rats on some diets fluctuate more around their lines.
+
+    The questions: how fast do rats grow on each diet, and what do we expect a rat to weigh in
+    one or two weeks' time? Along the way we model the residuals of a rat as correlated in
+    continuous time (`correlation="car1(Time | Rat)"`), give each diet its own residual sd
+    (`sigma="~ Diet"`), compare the structures by REML likelihood-ratio tests and by LOO, and
+    predict trajectories that continue from each rat's last residual.
+    """),
+    setup(),
+    code("""
+        bw = hm.datasets.load("bodyweight")
+        print(f"{len(bw)} weighings of {bw['Rat'].nunique()} rats; rats per diet:",
+              bw.groupby("Diet")["Rat"].nunique().to_dict(), "; days:", sorted(bw["Time"].unique()))
+        bw.head()
+    """),
+    md("""
+    The diets differ from the first weighing on (diet 1 rats are much lighter), so the
+    interesting contrasts are in the growth *rates*. The extra weighing on day 44, one day
+    after day 43, is why we treat time as continuous below.
+    """),
+    code("""
+        plots.plot_growth(bw, x="Time", y="weight", unit="Rat", by="Diet")
+    """),
+    md("""
+    ## The growth model with independent residuals
+
+    Each rat grows along its own line; intercept and slope vary over rats and depend on the
+    diet (a cross-level interaction):
+
+    $$
+    \\text{weight}_{tj} = \\beta_{0j} + \\beta_{1j}\\,\\text{Time}_{tj} + e_{tj},\\qquad
+    \\beta_{0j} = \\gamma_{00} + \\gamma_{01}\\,\\text{Diet}_j + u_{0j},\\quad
+    \\beta_{1j} = \\gamma_{10} + \\gamma_{11}\\,\\text{Diet}_j + u_{1j},
+    $$
+
+    `weight ~ Time * Diet + (Time | Rat)`. Time is in days since the start (day 1). Centring
+    time elsewhere changes what the intercept means, not the model: `I(Time - 64)` would make
+    the intercept the weight at the last weighing, `since(Time, Rat)` counts days from each
+    rat's first weighing, and `pw(Time, 36)` would give a separate slope before and after day
+    36 (a piecewise-linear growth curve).
+    """),
+    code("""
+        formula = "weight ~ Time * Diet + (Time | Rat)"
+        independent = hm.fit(formula, bw, **SAMPLING, random_seed=701)
+        print(independent.diagnostics())
+        independent.summary()
+    """),
+    md("""
+    Are the residuals of a rat independent, as this model assumes? The residual
+    autocorrelation by lag (pairs of weighings one, two, ... occasions apart within a rat)
+    answers it. hiermod uses the *normalised* residuals: the standardised one-step-ahead
+    prediction errors of each rat's weighings under the fitted covariance, which are
+    independent if the model's covariance is right.
+    """),
+    code("""
+        acf_before = independent.residual_acf(unit="Rat", time="Time")
+        acf_before.T
+    """),
+    md("""
+    The lag-1 autocorrelation is well outside the band of no correlation (`bound`): a week
+    after a heavy weighing, the rat is still heavy for its line.
+
+    ## Continuous-time AR(1) residuals
+
+    `correlation="car1(Time | Rat)"` makes the residuals of one rat correlated with
+    corr(e_s, e_t) = φ^|t − s|, for real-valued times, so the one-day gap from day 43 to 44
+    gets a higher correlation than the seven-day gaps. (With equally spaced integer occasions
+    `ar1(occasion | Rat)` is the same thing.) The group effects are still integrated out
+    exactly, and the residual precision of a rat is tridiagonal, so the cost per gradient is
+    linear in the number of weighings; the rats' own effects are drawn exactly afterwards.
+
+    The posterior has a long, thin tail towards φ → 1, where correlated residuals become a
+    second random intercept and σ grows: a smaller step size (`target_accept=0.9`) lets the
+    sampler follow it without divergent transitions.
+    """),
+    code("""
+        car1 = hm.fit(formula, bw, correlation="car1(Time | Rat)", target_accept=0.9, **SAMPLING, random_seed=702)
+        print(car1.diagnostics())
+        car1.summary().loc[["Time", "Time:Diet[2]", "Time:Diet[3]", "sd(Time | Rat)", "sigma", "phi(Time | Rat)"]]
+    """),
+    code("""
+        phi = car1.idata.posterior["phi"]
+        week = phi**7
+        print(f"phi per day: {float(phi.mean()):.2f}; correlation of residuals one week apart: "
+              f"{float(week.mean()):.2f} (95% interval {float(week.quantile(0.025)):.2f} to {float(week.quantile(0.975)):.2f})")
+    """),
+    md("""
+    The correlation one day apart is high (the weighings of days 43 and 44 are nearly as alike
+    as repeated measurements), but it decays fast: a week apart it is small, though not zero.
+    The fixed effects and their intervals barely move; what the correlation changes is how the
+    residual variation is described, and, below, how the model predicts.
+
+    ## A residual sd per diet
+
+    `sigma="~ Diet"` lets log σ depend on the diet: σ is the residual sd of diet 1 (the
+    reference level), and `sigma[Diet=2]`, `sigma[Diet=3]` those of the other diets (nlme's
+    `varIdent`). Together with the correlation:
+    """),
+    code("""
+        full = hm.fit(formula, bw, correlation="car1(Time | Rat)", sigma="~ Diet", target_accept=0.9, **SAMPLING, random_seed=703)
+        sd_diet = hm.fit(formula, bw, sigma="~ Diet", **SAMPLING, random_seed=704)
+        print(full.diagnostics())
+        full.summary()
+    """),
+    md("""
+    Diet 3's rats fluctuate around their lines with a residual sd well above that of diet 1;
+    diet 2 is close to diet 1.
+
+    ## Comparing the structures
+
+    The four models have the same fixed and random parts and differ only in the residuals:
+    independent with one sd, CAR(1), an sd per diet, and both. `hm.compare_structures` puts
+    the REML fits (likelihood-ratio tests between nested structures, AIC and BIC, as
+    `nlme::anova`) and the Bayesian fits (PSIS-LOO) in one table. Because the fixed part is
+    the same, REML likelihoods can be compared. The LOO column uses the leave-one-out
+    predictive density with the rat effects integrated out, the same quantity for every
+    structure.
+    """),
+    code("""
+        structures = {"independent": (None, None), "car1": ("car1(Time | Rat)", None),
+                      "sd by diet": (None, "~ Diet"), "car1 + sd by diet": ("car1(Time | Rat)", "~ Diet")}
+        reml = {name: hm.reml(formula, bw, correlation=c, sigma=s) for name, (c, s) in structures.items()}
+        bayes = {"independent": independent, "car1": car1, "sd by diet": sd_diet, "car1 + sd by diet": full}
+        table = hm.compare_structures({name: (reml[name], bayes[name]) for name in structures})
+        table.drop(columns=["structure", "n_obs", "method"])
+    """),
+    md("""
+    Each row's likelihood-ratio test (`LR`, `LR_df`, `p`) is against the largest structure
+    it contains (`versus`). Both additions are clearly supported: CAR(1) against independent
+    residuals, the sd per diet on top of it; AIC and BIC agree, and so does LOO, which ranks
+    the full structure first, about two standard errors of the difference ahead of CAR(1)
+    alone and three ahead of independent residuals (`elpd_diff`, `se_diff`). These REML numbers equal nlme's `lme(..., correlation = corCAR1(form = ~ Time
+    | Rat), weights = varIdent(form = ~ 1 | Diet))` to all printed digits (hiermod's tests
+    hold them to 1e-4 against nlme 3.1-162).
+
+    The posterior and REML side by side (notebook 04's comparison table, now with φ and the
+    residual sds):
+    """),
+    code("""
+        hm.compare(full, reml["car1 + sd by diet"])[["post_mean", "post_sd", "reml", "diff_z", "flags"]]
+    """),
+    md("""
+    They agree closely except for the between-rat sds, which 16 rats estimate poorly: REML
+    puts them lower than the posterior mean, the usual pattern with few groups (notebook 04).
+
+    ## Is the serial correlation gone?
+
+    The normalised residuals of the full model, next to those of the independent model:
+    """),
+    code("""
+        plots.plot_residual_acf({"independent residuals": acf_before,
+                                 "car1 + sd by diet": full.residual_acf()})
+    """),
+    md("""
+    After modelling it, the lag-1 autocorrelation sits inside the band. The longer lags are
+    based on few pairs (at lag 10 only the first and last weighing of each rat), so their
+    wiggles are noise.
+
+    ## Predicting trajectories
+
+    For a rat in the study, the prediction for a future weighing is its own growth line plus
+    what its last residual says about the next one: under CAR(1) the expected residual
+    decays from the last one as φ^Δt. `fit.forecast` (which `fit.predict` calls for models
+    with a residual structure) does this draw by draw; a new rat gets its group effects from
+    the population and an unconditional residual. Weighings one and two weeks after the end
+    of the study, for three rats and a new rat on diet 2:
+    """),
+    code("""
+        future = pd.DataFrame({"Rat": ["1", "1", "9", "9", "13", "13", "new rat", "new rat"],
+                               "Diet": ["1", "1", "2", "2", "3", "3", "2", "2"],
+                               "Time": [71, 78] * 4})
+        forecast = full.forecast(future, random_seed=705)
+        forecast.table[["Rat", "Diet", "Time", "residual_conditioned", "mean", "y_lower", "y_upper"]]
+    """),
+    md("""
+    The new rat's interval is about ten times wider than those of the rats in the study: it
+    carries the between-rat variation of intercepts and slopes. For the rats in the study the
+    intervals widen from day 71 to day 78, as what the last residual says fades (φ^Δt) and the
+    uncertainty of each rat's slope adds up.
+
+    The fitted trajectories with their 95% bands for a few rats, continued two weeks past the
+    last weighing (dashed), with the observations:
+    """),
+    code("""
+        grid = hm.report.unit_grid(bw, "Rat", "Time", np.arange(1, 79, 3), units=["1", "4", "9", "10", "13", "16"])
+        trajectories = full.forecast(grid, random_seed=706).table
+        plots.plot_unit_fits(trajectories, bw, x="Time", y="weight", unit="Rat")
+    """),
+    md("""
+    And the population: the expected growth curve of a typical rat on each diet (group
+    effects zero), with its 95% band, over the observed trajectories:
+    """),
+    code("""
+        days = np.arange(1, 65, 3)
+        typical = pd.DataFrame({"Time": np.tile(days, 3), "Diet": np.repeat(["1", "2", "3"], len(days)),
+                                "Rat": "typical rat"})
+        mean = full.predict(typical, new_groups="zero", random_seed=707).table
+        plots.plot_growth(bw, x="Time", y="weight", unit="Rat", by="Diet", mean=mean)
+    """),
+    md("""
+    ## Summary
+
+    * `correlation="car1(time | unit)"` (continuous time), `"ar1(occasion | unit)"` (integer
+      occasions, gaps allowed) and `"cs(unit)"` model correlated residuals within a unit;
+      `sigma="~ v"` gives each level of `v` its own residual sd. The same strings work in
+      `hm.reml`, model files (`[model] correlation = ...`) and on the command line
+      (`--correlation`, `--sigma`).
+    * With one grouping factor the group effects are integrated out exactly, at a cost linear
+      in the number of rows, and drawn afterwards; REML/ML reproduce nlme's `lme`.
+    * The residual autocorrelation of normalised residuals shows whether a correlation is
+      needed; `hm.compare_structures` compares structures by REML LRT, AIC/BIC and LOO.
+    * Forecasts of units in the study continue from their last residuals; a new unit's
+      forecast carries the between-unit variation.
+
+    Back to the [list of notebooks](README.md).
+    """),
+]
+
+
 NOTEBOOK_CELLS = {
     "01_pooling_and_icc": NB01,
     "02_predictors_at_two_levels": NB02,
@@ -1601,6 +1834,7 @@ NOTEBOOK_CELLS = {
     "06_binary_and_counts": NB06,
     "07_few_clusters": NB07,
     "08_marginal_effects_and_checks": NB08,
+    "09_longitudinal_residuals": NB09,
 }
 
 

@@ -18,7 +18,8 @@ import hiermod as hm  # noqa: E402
 import support  # noqa: E402
 
 #: the seed of every shared fit
-SEEDS = {"radon_vis": 11, "radon_null": 12, "hsb_null": 13, "sim_fit": 14, "contraception": 15}
+SEEDS = {"radon_vis": 11, "radon_null": 12, "hsb_null": 13, "sim_fit": 14, "contraception": 15,
+         "panel": 17, "panel_fit": 18}
 
 
 def _own_copy(fit):
@@ -100,6 +101,27 @@ def demo(tmp_path_factory):
     """The demo command run once: (run, output folder)."""
     out = tmp_path_factory.mktemp("hiermod_demo")
     return support.demo_run(out), out
+
+
+@pytest.fixture(scope="session")
+def panel_data():
+    """A simulated growth panel with known truth (hiermod.longitudinal.simulate_panel): 300
+    units, 8 occasions with 20% missing, AR(1) residuals, a residual sd per group, rows
+    shuffled; (data, truth)."""
+    return support.make_panel(SEEDS["panel"])
+
+
+@pytest.fixture(scope="session")
+def _panel_fit(panel_data):
+    data, _ = panel_data
+    return hm.fit(support.PANEL_FORMULA, data, correlation=support.PANEL_CORRELATION,
+                  sigma=support.PANEL_SIGMA, random_seed=SEEDS["panel_fit"],
+                  **support.PANEL_SETTINGS)
+
+
+@pytest.fixture
+def panel_fit(_panel_fit):
+    return _own_copy(_panel_fit)
 
 
 @pytest.fixture(scope="session")

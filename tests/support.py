@@ -19,6 +19,7 @@ import xarray as xr
 
 import hiermod as hm
 from hiermod import names
+from hiermod.longitudinal import simulate_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).parent / "reference"
@@ -134,6 +135,20 @@ def make_sim_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     train = simulate_subjects(40, sizes, rng)
     held_out = simulate_subjects(200, 1, rng, prefix="new")
     return train, held_out
+
+
+# --- a simulated growth panel with correlated residuals (tests/test_longitudinal_fit.py) -------
+
+PANEL_FORMULA = "y ~ time + x + (1 + time | id)"
+PANEL_CORRELATION = "ar1(occasion | id)"
+PANEL_SIGMA = "~ group"
+PANEL_SETTINGS = {"draws": 400, "tune": 400, "chains": 2, "progressbar": False}
+
+
+def make_panel(seed: int):
+    """(data, truth): 300 units × 8 occasions, 20% missing, AR(1) with φ = 0.6, residual sd
+    0.8 (group a) and 1.2 (group b); time = occasion."""
+    return simulate_panel(300, 8, kind="ar1", p_missing=0.2, seed=seed)
 
 
 # --- fake posteriors ---------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def test_compiled_fit_stores_what_the_pymc_model_stores(case):
         assert np.all((np.abs(diff) < 4 * mcse) | (mcse == 0)), v
 
 
+@pytest.mark.slow
 def test_fit_uses_the_compiled_path_for_nutpie_only():
     data = hm.datasets.load("sleepstudy")
     kw = dict(draws=100, tune=100, chains=2, random_seed=2, progressbar=False)

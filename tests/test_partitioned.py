@@ -163,6 +163,8 @@ def test_models_off_the_exact_paths_are_refused_with_the_paths_named(frame):
         hm.reml("b ~ d + (1 | g)", parts, family="bernoulli")
     with pytest.raises(hm.SpecError, match="one grouping factor"):
         hm.reml("y ~ x + (1 | g) + (1 | h)", parts)
+    with pytest.raises(hm.SpecError, match="correlated or heteroscedastic residuals"):
+        hm.fit("y ~ x + (1 | g)", parts, sigma="~ s")
 
 
 def test_reports_that_need_the_rows_say_so(frame, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 from hiermod.errors import DataError, SpecError
 from hiermod.formula import levels, parse_formula
+from hiermod.marginal.residual_model import residual_model
 from hiermod.model import build_model
 from hiermod.modelfile import TRANSFORMS, load_model
 from hiermod.output.equations import equations
@@ -53,7 +54,8 @@ def test_model_file_loads_and_builds(path, cases):
         case = cases[path.stem]
         assert mf.spec == parse_formula(case["formula"], family=case["family"])
     design = mf.design()
-    model = build_model(design, mf.priors)
+    model = (build_model(design, mf.priors) if design.residuals is None
+             else residual_model(design, mf.priors, "marginal").model)
     logp = model.compile_logp(mode="FAST_COMPILE")(model.initial_point())
     assert np.isfinite(logp)
     assert mf.fit_kwargs["draws"] == 1000 and mf.fit_kwargs["chains"] == 4

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SpecError
-from ..model.parts import FIXED, PCORR, RAW, SD, SIGMA
+from ..model.parts import FIXED, PCORR, PHI, RAW, SD, SIGMA, SIGMA_COEF
 from .priors import CODES, IDENTITY, LOG, LOGODDS, support_point
 
 #: PyMC transform class -> the callback's code
 TRANSFORM_CODES = {None: IDENTITY, "LogTransform": LOG, "LogOddsTransform": LOGODDS}
 #: role -> code in the callbacks' role table
-ROLE_CODES = {FIXED: 0, SD: 1, PCORR: 2, SIGMA: 3, RAW: 4}
+ROLE_CODES = {FIXED: 0, SD: 1, PCORR: 2, SIGMA: 3, RAW: 4, PHI: 5, SIGMA_COEF: 6}
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def derive_layout(built, factors: tuple[str, ...] = ()) -> Layout:
             row = v.start + e
             prior_table[row, :2] = CODES[dist], v.transform
             prior_table[row, 2:2 + len(params)] = params
-            where = v.index[e] if v.role in (FIXED, SD) else e
+            where = v.index[e] if v.role in (FIXED, SD, SIGMA_COEF) else e
             role_table[row] = ROLE_CODES[v.role], fac, where
         if v.role == PCORR:
             blocks.append([len(v.index), v.start, fac, *v.index])

@@ -34,6 +34,7 @@ from .checks import (
     numeric_column,
     yes_no_hint,
 )
+from .residuals import ResidualDesign, make_residual_design
 from .scales import DataScales, scales_of_rows
 from .validate import (
     check_frame,
@@ -144,6 +145,8 @@ class Design(DesignShape):
     #: the model's columns for the rows used, as checked (:mod:`hiermod.design.validate`):
     #: what a Fit keeps and saves, row for row with y (an index may repeat labels)
     frame: pd.DataFrame | None = field(default=None, repr=False)
+    #: the residual structure within units (:mod:`hiermod.design.residuals`), else None
+    residuals: ResidualDesign | None = None
 
     @property
     def n_obs(self) -> int:
@@ -237,7 +240,9 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
         unsupported types (:mod:`hiermod.design.validate`), non-numeric outcome, 0/1 outcome
         that isn't, successes above trials, a constant gaussian outcome, a grouping factor with
         a single level, a model-matrix column that is not finite (log of values <= 0), fixed
-        effects that are not identifiable (collinear, constant or all-zero columns).
+        effects that are not identifiable (collinear, constant or all-zero columns); with a
+        residual structure, the checks of
+        :func:`~hiermod.design.residuals.make_residual_design`.
     SpecError
         A term formulae cannot build; names that collide with hiermod's own (a predictor
         named 'Intercept' or 'sigma', a factor named 'obs', ...); the outcome on both sides.
@@ -277,6 +282,9 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
         factors.append(fd)
         mats.append(m)
     l2 = tuple((fd.name, level2_terms(X, fixed_terms, fd)) for fd in factors)
+    residuals = (None if spec.residuals is None
+                 else make_residual_design(spec.residuals, data, tuple(factors)))
     return Design(spec=spec, y=y, X=X, fixed_terms=fixed_terms, factors=tuple(factors),
                   trials=trials, rows=rows, dropped_rows=dropped, level2_terms=l2,
-                  fixed_matrix=fixed_common, factor_matrices=tuple(mats), frame=data)
+                  fixed_matrix=fixed_common, factor_matrices=tuple(mats), frame=data,
+                  residuals=residuals)

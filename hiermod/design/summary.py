@@ -91,6 +91,8 @@ class SummaryDesign(DesignShape):
     n_partitions: int = 0
     source: str = "partitioned data"
     dropped_rows: tuple = ()
+    #: no residual structure on summed data (refused before summing)
+    residuals: None = None
 
     @property
     def y(self):

@@ -57,6 +57,9 @@ class Spec:
     #: The level-wise equations the spec was written as (:func:`hiermod.levels`), else None.
     #: Not part of equality: a level-wise spec equals the spec of its lme4 formula.
     levels: object = field(default=None, compare=False, repr=False)
+    #: The residual structure within units (``correlation=``, ``sigma=``), else None:
+    #: a :class:`~hiermod.formula.residuals.ResidualSpec`.
+    residuals: object = None
 
     def __post_init__(self) -> None:
         family = get_family(self.family, self.link)

@@ -47,9 +47,17 @@ IMPLEMENTATIONS = {"op": (marginal_loglik_op, crossed_loglik_op),
 
 
 def marginal_obstacle(design) -> str | None:
-    """Why the group effects of ``design`` cannot be integrated out (None when they can)."""
+    """Why the group effects of ``design`` cannot be integrated out (None when they can).
+
+    With a residual structure (:mod:`.residual_model`) one grouping factor or none can be.
+    """
     if design.family != "gaussian":
         return f"the {design.family} family has no closed-form marginal likelihood"
+    if getattr(design, "residuals", None) is not None:
+        return None if len(design.factors) <= 1 else (
+            f"the model has {len(design.factors)} grouping factors "
+            f"({', '.join(f.name for f in design.factors)}); with a residual structure one "
+            "can be integrated out")
     if not design.factors:
         return "the model has no grouping factor"
     return None
@@ -90,6 +98,9 @@ def assemble_marginal_model(design, priors: dict | None = None,
                             stats: GroupStats | CrossedStats | None = None,
                             implementation: str = "op") -> BuiltModel:
     """:func:`build_marginal_model` with the record of its free variables."""
+    if getattr(design, "residuals", None) is not None:
+        raise SpecError("the design has a residual structure (correlation= / sigma=): its "
+                        "models are built by hiermod.marginal.residual_model (hm.fit does so)")
     obstacle = marginal_obstacle(design)
     if obstacle is not None:
         raise SpecError(f"cannot integrate the group effects out: {obstacle}")

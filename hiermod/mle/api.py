@@ -10,11 +10,12 @@ import pandas as pd
 from .. import names
 from ..design import Design, SummaryDesign, make_design
 from ..errors import DataError, SpecError
-from ..formula import Spec, parse_formula
+from ..formula import Spec, parse_formula, with_residuals
 from ..partitioned import is_dask_frame, partitioned_design
 from .checks import separated_terms, settle
 from .glmm_fit import SE_METHODS, fit_glmm
 from .lmm import check_method, fit_lmm
+from .residuals import fit_lmm_residual
 from .result import RemlFit
 
 
@@ -65,7 +66,8 @@ def _method(method: str | None, family: str) -> str:
 
 def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
          method: str | None = None, family: str | None = None,
-         dropna: bool = False, se: str = "exact", ddf: str | None = None) -> RemlFit:
+         dropna: bool = False, se: str = "exact", ddf: str | None = None,
+         correlation: str | None = None, sigma: str | None = None) -> RemlFit:
     """Fit a multilevel model by REML or ML (gaussian) or Laplace ML (binomial, bernoulli,
     poisson), on the same Design the Bayesian fit uses.
 
@@ -94,10 +96,16 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         Gaussian models: denominator df of the t and F tests (default "satterthwaite", as
         lmerTest); "kenward-roger" also reports Kenward–Roger's adjusted SEs (REML only). See
         :func:`hiermod.mle.fit_lmm`. GLMMs use z tests and refuse the argument.
+    correlation, sigma : str, optional
+        A residual structure, as for :func:`hiermod.fit`: ``"ar1(occasion | id)"``,
+        ``"car1(time | id)"``, ``"cs(id)"``; ``"~ treat"`` (nlme's ``varIdent``), ``"~ time"``
+        (``varExp``). Fitted by :func:`~hiermod.mle.residuals.fit_lmm_residual`, as nlme's
+        ``lme`` (or ``gls`` without grouping factors).
 
     Returns
     -------
     RemlFit
+        A :class:`~hiermod.mle.residuals.ResidualRemlFit` with a residual structure.
 
     Raises
     ------
@@ -128,14 +136,25 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         raise SpecError(f"unknown se={se!r}; choose one of {', '.join(SE_METHODS)}")
     design, spec, method = _design(spec_or_formula, data, family, method)
     if design is None:
-        design = build_design(spec, data, dropna)
+        design = build_design(with_residuals(spec, correlation, sigma), data, dropna)
+    elif correlation is not None or sigma is not None:
+        raise SpecError("a Design carries its own residual structure: pass correlation= and "
+                        "sigma= with a formula or Spec, or make the Design from a Spec that has "
+                        "them (hiermod.formula.with_residuals)")
     separated = separated_terms(design)
     if design.family != "gaussian" and ddf is not None:
         raise SpecError(f"ddf={ddf!r} applies to gaussian models; a {design.family} model's "
                         "fixed effects are tested with Wald z tests (as glmer)")
+    if design.residuals is not None and ddf not in (None, "satterthwaite"):
+        raise SpecError(f"ddf={ddf!r}: a residual structure (correlation= / sigma=) is fitted "
+                        "with Satterthwaite df only (ddf='satterthwaite')")
     with numerical_failure():
-        fit = (fit_lmm(design, method, ddf=ddf or "satterthwaite")
-               if design.family == "gaussian" else fit_glmm(design, method, se=se))
+        if design.residuals is not None:
+            fit = fit_lmm_residual(design, method)
+        elif design.family == "gaussian":
+            fit = fit_lmm(design, method, ddf=ddf or "satterthwaite")
+        else:
+            fit = fit_glmm(design, method, se=se)
     return settle(fit, design, separated)
 
 

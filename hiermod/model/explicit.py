@@ -73,6 +73,9 @@ def assemble_model(design, priors: dict | None = None,
                    parameterization: str = "noncentered") -> BuiltModel:
     """:func:`build_model` with the record of its free variables."""
     check_parameterization(parameterization)
+    if getattr(design, "residuals", None) is not None:
+        raise SpecError("the design has a residual structure (correlation= / sigma=): its "
+                        "models are built by hiermod.marginal.residual_model (hm.fit does so)")
     resolved = resolve_priors(design, priors)
     family = get_family(design.family)
     rec = Recorder()

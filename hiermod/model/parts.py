@@ -24,6 +24,8 @@ from .lkj import lkj_corr_cholesky, partial_correlation_shapes
 
 #: roles of free variables, read by the compiled callbacks
 FIXED, SD, PCORR, SIGMA, RAW = "fixed", "sd", "pcorr", "sigma", "raw"
+#: the residual structure's: the correlation φ and the coefficients δ of log σ
+PHI, SIGMA_COEF = "phi", "sigma_coef"
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class VarRecord:
 
     ``fixed``: ``index`` = positions in c; ``sd``: ``factor`` and ``index`` = term indices;
     ``pcorr``: ``factor`` and ``index`` = the block's term indices; ``raw``: ``factor`` (the
-    standard-normal innovations z_g); ``sigma``.
+    standard-normal innovations z_g); ``sigma``; ``phi`` (the residual correlation);
+    ``sigma_coef``: ``index`` = positions in δ.
     """
 
     role: str

@@ -464,6 +464,8 @@ class _Renderer:
         fam = self.spec.family
         obs = self.obs
         if fam == "gaussian":
+            if self.spec.residuals is not None:
+                return residual_lines(self.spec.residuals, obs)
             return [[Tok("sym", "eps", obs), SIM,
                      raw("\\mathcal{N}(0, \\sigma^2)", "N(0, σ<sup>2</sup>)")]]
         family = get_family(fam)
@@ -490,6 +492,43 @@ class _Renderer:
                     f"Bernoulli({mean.to_html()})"
         return [[y, SIM, raw(dist_l, dist_h)],
                 [raw(f"{link_l}({mean.latex()})", f"{link_h}({mean.to_html()})"), EQ, eta]]
+
+
+def residual_lines(res, obs: str) -> list[Line]:
+    """The residual's assumptions under a residual structure (``correlation=``, ``sigma=``):
+    its row-specific sd and the correlation of two rows i, i' of the same unit."""
+    eps = Tok("sym", "eps", obs)
+    out: list[Line] = []
+    if res.variance is None:
+        out.append([eps, SIM, raw("\\mathcal{N}(0, \\sigma^2)", "N(0, σ<sup>2</sup>)")])
+    else:
+        sub = _html.escape(obs)
+        terms = " + ".join(f"\\text{{{latex_escape(t.column)}}}" for t in res.variance.terms)
+        terms_h = " + ".join(_html.escape(t.column) for t in res.variance.terms)
+        out.append([eps, SIM, raw(f"\\mathcal{{N}}(0, \\sigma_{{{obs}}}^2)",
+                                  f"N(0, σ<sub>{sub}</sub><sup>2</sup>)")])
+        out.append([raw(f"\\log \\sigma_{{{obs}}}", f"log σ<sub>{sub}</sub>"), EQ,
+                    raw(f"\\log \\sigma + \\delta^{{\\top}} v_{{{obs}}}\\ "
+                        f"(v: {terms})", f"log σ + δ<sup>T</sup>v<sub>{sub}</sub> (v: "
+                        f"{terms_h})")])
+    corr = res.correlation
+    if corr is not None:
+        other = obs[0] + "'" + obs[1:]
+        unit = latex_escape(corr.group)
+        lhs = raw(f"\\operatorname{{corr}}(\\varepsilon_{{{obs}}}, \\varepsilon_{{{other}}})",
+                  f"corr(ε<sub>{_html.escape(obs)}</sub>, ε<sub>{_html.escape(other)}</sub>)")
+        if corr.time is not None:
+            t = latex_escape(corr.time)
+            rhs = raw(f"\\phi^{{|\\text{{{t}}}_{{{obs}}} - \\text{{{t}}}_{{{other}}}|}}"
+                      f"\\ (\\text{{same {unit}}})",
+                      f"φ<sup>|{_html.escape(corr.time)}<sub>{_html.escape(obs)}</sub> − "
+                      f"{_html.escape(corr.time)}<sub>{_html.escape(other)}</sub>|</sup> "
+                      f"(same {_html.escape(corr.group)})")
+        else:
+            rhs = raw(f"\\phi\\ (\\text{{same {unit}}}, {obs[0]} \\ne {obs[0]}')",
+                      f"φ (same {_html.escape(corr.group)}, {obs[0]} ≠ {obs[0]}')")
+        out.append([lhs, EQ, rhs])
+    return out
 
 
 def equations(model, data=None) -> Equations:

@@ -63,6 +63,11 @@ def reml_section(reml_fit, comparison=None) -> dict:
         "converged": bool(reml_fit.converged),
         "singular": bool(reml_fit.singular),
     }
+    residual = getattr(reml_fit, "residual", None)
+    if residual is not None:
+        out["residual"] = {str(label): {"estimate": _num(row["estimate"])}
+                           for label, row in reml_fit.varcorr_table().iterrows()
+                           if label in {r[0] for r in residual.rows(reml_fit.sigma)}}
     for vc in reml_fit.varcomps:
         out["group_sd"][vc.factor] = {t: {"estimate": _num(vc.sd[k])}
                                       for k, t in enumerate(vc.terms)}
@@ -124,6 +129,12 @@ def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
         if corr:
             group_corr[fd.name] = corr
     sigma = _stats(table.loc[names.SIGMA]) if names.SIGMA in table.index else None
+    res = design.residuals
+    residual = None
+    if res is not None:
+        rows = ([res.corr_label] if res.has_correlation else []) + list(res.sigma_labels)
+        residual = {"structure": res.spec.text,
+                    "parameters": {label: _stats(table.loc[label]) for label in rows}}
     diag = fit.diagnostics()
     s = fit.settings
     timing = {k: _num(v) for k, v in fit.timing.items()}
@@ -140,6 +151,7 @@ def fit_report(fit, reml_fit=None, comparison=None, prob: float = 0.95,
         "group_sd": group_sd,
         "group_corr": group_corr,
         "sigma": sigma,
+        **({"residual": residual} if residual is not None else {}),
         "icc": icc_section(fit, prob),
         "icc_null": null_icc_section(fit, null_fit, prob),
         "reml": reml_section(reml_fit, comparison) if reml_fit is not None else None,

@@ -50,6 +50,10 @@ def summary_kind(spec) -> str:
     if not spec.factors:
         raise SpecError(f"the model has no grouping factor. {PATHS_NOTE}; a model without "
                         "groups is fitted on a pandas DataFrame")
+    if getattr(spec, "residuals", None) is not None:
+        raise SpecError("correlated or heteroscedastic residuals (correlation=, sigma=) need "
+                        f"each unit's rows in order, not sums. {PATHS_NOTE}; fit residual "
+                        "structures on a pandas DataFrame")
     if family.name == "gaussian":
         return STATS
     if family.name in CELL_FAMILY:

@@ -6,6 +6,7 @@ from .checks import plot_binned_residuals, plot_calibration, plot_qq, plot_resid
 from .compare import plot_compare
 from .estimators import plot_estimators
 from .icc import plot_icc
+from .longitudinal import plot_growth, plot_residual_acf, plot_unit_fits
 from .power import plot_power
 from .ppc import plot_ppc
 from .predictions import plot_predictions
@@ -14,5 +15,6 @@ from .shrinkage import plot_shrinkage
 from .spaghetti import plot_spaghetti
 
 __all__ = ["plot_binned_residuals", "plot_calibration", "plot_caterpillar", "plot_compare",
-           "plot_estimators", "plot_icc", "plot_power", "plot_ppc", "plot_predictions",
-           "plot_qq", "plot_residuals", "plot_sbc_ranks", "plot_shrinkage", "plot_spaghetti"]
+           "plot_estimators", "plot_growth", "plot_icc", "plot_power", "plot_ppc",
+           "plot_predictions", "plot_qq", "plot_residual_acf", "plot_residuals",
+           "plot_sbc_ranks", "plot_shrinkage", "plot_spaghetti", "plot_unit_fits"]

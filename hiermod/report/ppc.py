@@ -23,6 +23,7 @@ import xarray as xr
 from .. import names
 from ..families import get_family
 from . import _posterior as P
+from .residual_draws import conditional_log_likelihood, replicated_outcomes
 
 STATISTICS = {
     "mean": lambda a, axis: np.mean(a, axis=axis),
@@ -59,8 +60,13 @@ def log_likelihood(dt: xr.DataTree, design) -> xr.Dataset:
     -----
     log N(y_i | η_i, σ) for gaussian models; log Bernoulli / Binomial(y_i | n_i,
     logit⁻¹ η_i); log Poisson(y_i | exp η_i); η = Xβ + Σ_g Z_g u_g[j], conditional on the group
-    effects. PSIS-LOO on it therefore leaves out one observation, not one group.
+    effects. PSIS-LOO on it therefore leaves out one observation, not one group. With a
+    residual structure (correlated residuals within units, or an sd per row) it is
+    log p(y_i | y_−i, u, θ), the same quantity for a non-factorizing likelihood
+    (:func:`hiermod.report.residual_draws.conditional_log_likelihood`).
     """
+    if design.residuals is not None:
+        return _obs_dataset(conditional_log_likelihood(dt, design), dt)
     family = get_family(design.family)
     mean = expected_value(dt, design)
     s = P.sigma(dt, design)
@@ -81,10 +87,14 @@ def posterior_predictive(dt: xr.DataTree, design, random_seed: int | None = None
 
     Notes
     -----
-    y_rep^(s) ~ p(y | θ^(s)) with the groups' fitted effects (replications of the same groups).
+    y_rep^(s) ~ p(y | θ^(s)) with the groups' fitted effects (replications of the same groups);
+    with a residual structure the residuals are drawn correlated within units
+    (:func:`hiermod.report.residual_draws.replicated_outcomes`).
     """
     family = get_family(design.family)
     rng = np.random.default_rng(default_seed(dt, random_seed))
+    if design.residuals is not None:
+        return _obs_dataset(replicated_outcomes(dt, design, rng), dt)
     mean = expected_value(dt, design)
     s = P.sigma(dt, design)
     yrep = family.draw(mean, rng, sigma=None if s is None else s[..., None], trials=design.trials)

@@ -8,6 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import names
+from .residual_rows import residual_parameter_draws
 
 SAMPLE_DIMS = names.SAMPLE_DIMS
 
@@ -20,7 +21,8 @@ def interval(draws: np.ndarray, prob: float) -> tuple[float, float]:
 
 
 def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
-    """row name -> draws (chain, draw) for fixed effects, group sds, correlations and sigma."""
+    """row name -> draws (chain, draw) for fixed effects, group sds, correlations, sigma and a
+    residual structure's φ and sds ('phi(t | g)', 'sigma[v=level]')."""
     out: dict[str, np.ndarray] = {}
     for term in design.fixed_terms:
         out[term] = posterior[names.FIXED].sel({names.FIXED_DIM: term}).values
@@ -39,6 +41,7 @@ def parameter_draws(posterior, design) -> dict[str, np.ndarray]:
                             {names.cov_dim(fd.name): ta, names.cov_dim_bis(fd.name): tb}).values
     if names.SIGMA in posterior:
         out[names.SIGMA] = posterior[names.SIGMA].values
+    out.update(residual_parameter_draws(posterior, design))
     return out
 
 
