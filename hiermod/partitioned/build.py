@@ -27,7 +27,7 @@ from ..design.crossprod import (
 )
 from ..design.scales import scales_of_sums
 from ..design.summary import FactorSummary
-from ..design.validate import check_rank, check_roles
+from ..design.validate import check_column_ranges, check_rank, check_roles
 from ..errors import DataError, SpecError
 from ..families import get_family
 from ..frame import used_columns
@@ -176,23 +176,7 @@ def check_fixed(terms: tuple[str, ...], sums, kind: str) -> None:
     p = len(terms)
     if p == 0:
         return
-    if sums.n < p:
-        raise DataError(f"{p} fixed effects ({', '.join(terms)}) but only {sums.n} rows: a "
-                        "model needs more rows than fixed effects")
-    top = np.maximum(np.abs(sums.x_low), np.abs(sums.x_high))
-    zero = [terms[k] for k in np.flatnonzero(top == 0)]
-    if zero:
-        raise DataError(f"the fixed-effect column(s) {', '.join(map(repr, zero))} are 0 in "
-                        "every row (no row has that level or combination of levels): drop the "
-                        "term, or merge the empty levels")
-    if names.INTERCEPT in terms:
-        const = [k for k in range(p) if terms[k] != names.INTERCEPT
-                 and sums.x_low[k] == sums.x_high[k]]
-        if const:
-            k = const[0]
-            raise DataError(f"the predictor '{terms[k]}' has the same value "
-                            f"({sums.x_low[k]:g}) in every row, so its effect cannot be told "
-                            "apart from the intercept: drop it")
+    top = check_column_ranges(terms, sums.n, sums.x_low, sums.x_high)
     if kind == CELLS:
         check_rank(sums.cells.X / top, terms)
         return
