@@ -39,6 +39,8 @@ _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 #: holds every factor's varying-effect rows side by side, ``A_INDEX`` every factor's level
 (A_PRIOR, A_ROLE, A_BLOCK, A_W, A_OFFSET, A_Y, A_N, A_FTAB, A_Z, A_INDEX, A_FACTOR) = range(11)
 BINOMIAL, POISSON = 0, 1
+#: cells per block of the likelihood pass
+CHUNK = 2048
 ADAPTIVE, NONCENTERED = 1, 0
 
 
@@ -137,6 +139,52 @@ def _adaptive_backward(L, P, G, b0, c, z, C, m, w, v, ubar, zbar, cbar, Lbar, M2
 
 
 @numba.njit(**_JIT)
+def _adaptive_forward_scalar(l, P, G, b0, c, z, C, m, w, v, u):
+    """:func:`_adaptive_forward` for every group of a factor with one varying effect (q = 1,
+    scalar algebra: A = 1 + l²P, C = √A, m = l b / A, w = z / C, v = m + w, u = l v); returns
+    the sum of the groups' corrections."""
+    p = len(c)
+    corr = 0.0
+    for j in range(len(z)):
+        A = 1.0 + l * l * P[j]
+        Cj = np.sqrt(A)
+        b = b0[j]
+        for k in range(p):
+            b -= G[j, k] * c[k]
+        m[j] = l * b / A
+        w[j] = z[j] / Cj
+        v[j] = m[j] + w[j]
+        C[j] = Cj
+        u[j] = l * v[j]
+        corr += 0.5 * z[j] * z[j] - 0.5 * v[j] * v[j] - 0.5 * np.log(A)
+    return corr
+
+
+@numba.njit(**_JIT)
+def _adaptive_backward_scalar(l, P, G, b0, c, z, C, m, w, v, ubar, zout, cbar):
+    """:func:`_adaptive_backward` for q = 1: z̄ − z added to ``zout`` (the prior loop added
+    −z), c̄ accumulated; returns L̄. With y = v̄ / C, s = y / C:  C̄ = −w y − 1/C,
+    Ā = C̄ / (2C) − s m,  L̄ = Σ ū v + 2 P l Ā + b s."""
+    p = len(c)
+    lbar = 0.0
+    for j in range(len(z)):
+        Cj = C[j]
+        vbar = l * ubar[j] - v[j]
+        y = vbar / Cj
+        s_ = y / Cj
+        zout[j] += z[j] + y
+        Abar = (-w[j] * y - 1.0 / Cj) / (2.0 * Cj) - s_ * m[j]
+        b = b0[j]
+        for k in range(p):
+            b -= G[j, k] * c[k]
+        lbar += ubar[j] * v[j] + 2.0 * P[j] * l * Abar + b * s_
+        bbar = l * s_
+        for k in range(p):
+            cbar[k] -= G[j, k] * bbar
+    return lbar
+
+
+@numba.njit(**_JIT)
 def logp_and_grad(buf, x, out):
     """Log-density at unconstrained x; the gradient is written into ``out``."""
     n_dim, p = int(scalar(buf, S_NDIM)), int(scalar(buf, S_P))
@@ -176,7 +224,13 @@ def logp_and_grad(buf, x, out):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
         L = Ls[f, :q, :q]
         z = x[rs:rs + J * q].reshape((J, q))
-        if mode == ADAPTIVE:
+        if mode == ADAPTIVE and q == 1:
+            P = part(buf, A_FACTOR + 3 * f)
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2)
+            lp += _adaptive_forward_scalar(L[0, 0], P, G, b0, c, z[:, 0], Cs[f, :, 0, 0],
+                                           Ms[f, :, 0], Ws[f, :, 0], Vs[f, :, 0], U[f, :, 0])
+        elif mode == ADAPTIVE:
             P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
             G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
             b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, q))
@@ -191,48 +245,54 @@ def logp_and_grad(buf, x, out):
                     for b in range(q):
                         s += L[a, b] * z[j, b]
                     U[f, j, a] = s
-    # one pass over the cells: η, the log-likelihood and its pull-back to c and the u's
+    # one pass over the cells, in blocks of CHUNK (small work arrays: temporaries of the size
+    # of the data would cost page faults on every call): η, the log-likelihood and its
+    # pull-back to c and the u's
     cbar = np.zeros(p)
     Ubar = np.zeros((nf, Jmax, qmax))
     zoff = np.zeros(nf, np.int64)
     qf = np.zeros(nf, np.int64)
     for f in range(nf):
         zoff[f], qf[f] = int(ftab[f, 4]), int(ftab[f, 1])
-    eta = np.empty(nc)
-    for i in range(nc):
-        h = offset[i]
-        for k in range(p):
-            h += W[i, k] * c[k]
-        for f in range(nf):
-            j, o = Iall[i, f], zoff[f]
-            for a in range(qf[f]):
-                h += Zall[i, o + a] * U[f, j, a]
-        eta[i] = h
-    ex = np.empty(nc)
-    bits = np.empty(nc, np.int64)
-    d = np.empty(nc)
-    if fam == BINOMIAL:  # e = exp(−|η|): softplus(η) = max(η, 0) + log1p(e)
-        for i in range(nc):
-            d[i] = -abs(eta[i])
-        exp_clamped(d, ex, bits)
-        sp = np.empty(nc)
-        log1p_unit(ex, sp)
-        for i in range(nc):
-            h, e = eta[i], ex[i]
-            lp += y[i] * h - n[i] * (max(h, 0.0) + sp[i])
-            d[i] = y[i] - n[i] * (1.0 / (1.0 + e) if h >= 0.0 else e / (1.0 + e))
-    else:
-        exp_clamped(eta, ex, bits)
-        for i in range(nc):
-            lp += y[i] * eta[i] - ex[i]
-            d[i] = y[i] - ex[i]
-    for i in range(nc):
-        for k in range(p):
-            cbar[k] += W[i, k] * d[i]
-        for f in range(nf):
-            j, o = Iall[i, f], zoff[f]
-            for a in range(qf[f]):
-                Ubar[f, j, a] += Zall[i, o + a] * d[i]
+    eta, ex, d, sp = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
+    bits = np.empty(CHUNK, np.int64)
+    for start in range(0, nc, CHUNK):
+        m = min(CHUNK, nc - start)
+        for t in range(m):
+            i = start + t
+            h = offset[i]
+            for k in range(p):
+                h += W[i, k] * c[k]
+            for f in range(nf):
+                j, o = Iall[i, f], zoff[f]
+                for a in range(qf[f]):
+                    h += Zall[i, o + a] * U[f, j, a]
+            eta[t] = h
+        if fam == BINOMIAL:  # e = exp(−|η|): softplus(η) = max(η, 0) + log1p(e)
+            for t in range(m):
+                d[t] = -abs(eta[t])
+            exp_clamped(d[:m], ex[:m], bits[:m])
+            log1p_unit(ex[:m], sp[:m])
+            for t in range(m):
+                i = start + t
+                h, e = eta[t], ex[t]
+                pos = h >= 0.0
+                lp += y[i] * h - n[i] * ((h if pos else 0.0) + sp[t])
+                d[t] = y[i] - n[i] * (1.0 if pos else e) / (1.0 + e)
+        else:
+            exp_clamped(eta[:m], ex[:m], bits[:m])
+            for t in range(m):
+                i = start + t
+                lp += y[i] * eta[t] - ex[t]
+                d[t] = y[i] - ex[t]
+        for t in range(m):
+            i = start + t
+            for k in range(p):
+                cbar[k] += W[i, k] * d[t]
+            for f in range(nf):
+                j, o = Iall[i, f], zoff[f]
+                for a in range(qf[f]):
+                    Ubar[f, j, a] += Zall[i, o + a] * d[t]
     Lbars = np.zeros((nf, qmax, qmax))
     for f in range(nf):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
@@ -240,7 +300,14 @@ def logp_and_grad(buf, x, out):
         z = x[rs:rs + J * q].reshape((J, q))
         Lbar = np.zeros((q, q))
         zbar = np.empty(q)
-        if mode == ADAPTIVE:
+        if mode == ADAPTIVE and q == 1:
+            P = part(buf, A_FACTOR + 3 * f)
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2)
+            Lbar[0, 0] += _adaptive_backward_scalar(
+                L[0, 0], P, G, b0, c, z[:, 0], Cs[f, :, 0, 0], Ms[f, :, 0], Ws[f, :, 0],
+                Vs[f, :, 0], Ubar[f, :, 0], out[rs:rs + J], cbar)
+        elif mode == ADAPTIVE:
             P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
             G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
             b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, q))

@@ -25,6 +25,10 @@ H = A⁻¹/s + w wᵀ/s³):
                                                   give ∂ℓ/∂L_g)
     ∂ℓ/∂s = −½ (n − m + tr A⁻¹)/s + ½ rᵀr/s² − ½ (Q + wᵀw)/s³,   ∂ℓ/∂σ = 2σ ∂ℓ/∂s.
 
+Cost per evaluation: O(Σ_j nnzⱼ m₂ + m₂³) for the factorisation and the gradient, where nnzⱼ
+counts the columns of the rest that level j of the eliminated factor meets (a primary school
+feeds few secondary schools: the sparse blocks are skipped, the dense loops run contiguous).
+
 Draws: v₂ = w₂/s + R⁻ᵀε₂ (F⁻¹ = R Rᵀ), then v₁ⱼ = A₁₁,ⱼ⁻¹(c₁ⱼ/s − A₁₂,ⱼ v₂) + K_j⁻ᵀε₁ⱼ
 (A₁₁,ⱼ = K_j K_jᵀ), u = Λ v: an exact draw of all group effects from their joint conditional
 posterior.
@@ -88,9 +92,30 @@ def lam2_vec(x, Lr, fac, st, term, transpose, out):
 
 
 @numba.njit(**_JIT)
+def _solve_blocks(Kj, X, out):
+    """out = (Kj Kjᵀ)⁻¹ X for a q × m right-hand side, all columns at once (Kj lower)."""
+    q, m = X.shape
+    for a in range(q):
+        inv = 1.0 / Kj[a, a]
+        for k in range(m):
+            v = X[a, k]
+            for h in range(a):
+                v -= Kj[a, h] * out[h, k]
+            out[a, k] = v * inv
+    for a in range(q - 1, -1, -1):
+        inv = 1.0 / Kj[a, a]
+        for k in range(m):
+            v = out[a, k]
+            for h in range(a + 1, q):
+                v -= Kj[h, a] * out[h, k]
+            out[a, k] = v * inv
+
+
+@numba.njit(**_JIT)
 def _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s):
     """A₁₁ blocks' Cholesky K (J₁, q₁, q₁), A₁₂ (J₁, q₁, m₂), T = A₁₁⁻¹A₁₂, the Schur complement's
-    Cholesky R and log|A|."""
+    Cholesky R and log|A|. The Schur complement's lower triangle only, and only the non-zero
+    entries of each A₁₂,ⱼ (a level of the eliminated factor meets few levels of the others)."""
     J1, q1, m2 = Z1tZ2.shape
     K = np.zeros((J1, q1, q1))
     A12 = np.empty((J1, q1, m2))
@@ -106,7 +131,6 @@ def _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s):
     for a in range(m2):
         for b in range(m2):
             Sc[a, b] = Sc[a, b] / s + (1.0 if a == b else 0.0)
-    col, out = np.empty(q1), np.empty(q1)
     for j in range(J1):
         for a in range(q1):
             for b in range(q1):
@@ -118,25 +142,20 @@ def _factor(Z1tZ1, Z1tZ2, Z2tZ2, L1, Lr, fac, st, term, s):
         logdet += cholesky(A, K[j])
         # A₁₂ⱼ = L₁ᵀ Z₁ⱼᵀZ₂ Λ₂ / s
         rmul_lam2(Z1tZ2[j], Lr, fac, st, term, tmp)
+        A12j, Tj = A12[j], T[j]
         for a in range(q1):
             for k in range(m2):
                 v = 0.0
                 for h in range(q1):
                     v += L1[h, a] * tmp[h, k]
-                A12[j, a, k] = v / s
-        for k in range(m2):
-            for a in range(q1):
-                col[a] = A12[j, a, k]
-            forward(K[j], col, out)
-            backward(K[j], out, col)
-            for a in range(q1):
-                T[j, a, k] = col[a]
-        for a in range(m2):
-            for b in range(m2):
-                v = 0.0
-                for h in range(q1):
-                    v += A12[j, h, a] * T[j, h, b]
-                Sc[a, b] -= v
+                A12j[a, k] = v / s
+        _solve_blocks(K[j], A12j, Tj)
+        for h in range(q1):
+            for a in range(m2):
+                x = A12j[h, a]
+                if x != 0.0:
+                    for b in range(a + 1):
+                        Sc[a, b] -= x * Tj[h, b]
     R = np.zeros((m2, m2))
     logdet += cholesky(Sc, R)
     return K, A12, T, R, logdet
@@ -270,9 +289,9 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
     for a in range(m2):
         trA += F[a, a]
     s3 = s * s * s
-    TF = np.empty((q1, m2))
+    TF = np.zeros((q1, m2))
     H11 = np.empty((q1, q1))
-    H21 = np.empty((m2, q1))
+    H21 = np.zeros((m2, q1))
     Kinv = np.empty((q1, q1))
     e, col, tq = np.zeros(q1), np.empty(q1), np.empty(q1)
     g_L1 = np.zeros((q1, q1))
@@ -282,7 +301,23 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
     # diagonal blocks of the rest part of S Λ H, accumulated: D2[k, b] = (SΛH)[k, st_k + b]
     D2 = np.zeros((m2, qmax))
     tmp = np.empty((q1, m2))
+    nz = np.empty(m2, np.int64)
+    used = np.zeros(m2, np.bool_)
     for j in range(J1):
+        # the columns where Z₁ⱼᵀZ₂, Z₁ⱼᵀZ₂Λ₂ or Tⱼ is non-zero: elsewhere every term below
+        # is multiplied by an exact zero, so only these columns of TF and H₂₁ are needed
+        rmul_lam2(Z1tZ2[j], Lr, fac, st, term, tmp)
+        # (whole diagonal blocks of Λ₂, which the last loop reads together)
+        used[:] = False
+        for k in range(m2):
+            for a in range(q1):
+                if Z1tZ2[j, a, k] != 0.0 or tmp[a, k] != 0.0 or T[j, a, k] != 0.0:
+                    used[st[k]] = True
+        n_nz = 0
+        for k in range(m2):
+            if used[st[k]]:
+                nz[n_nz] = k
+                n_nz += 1
         # A₁₁ⱼ⁻¹
         for b in range(q1):
             e[:] = 0.0
@@ -291,25 +326,28 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
             backward(K[j], tq, col)
             for a in range(q1):
                 Kinv[a, b] = col[a]
-        for a in range(q1):
+        for a in range(q1):  # TF = Tⱼ F over all columns (contiguous: vectorised)
             for k in range(m2):
-                v = 0.0
-                for h in range(m2):
-                    v += T[j, a, h] * F[h, k]
-                TF[a, k] = v
+                TF[a, k] = 0.0
+            for i in range(n_nz):
+                h = nz[i]
+                t = T[j, a, h]
+                for k in range(m2):
+                    TF[a, k] += t * F[h, k]
         for a in range(q1):
             for b in range(q1):
                 v = Kinv[a, b]
-                for k in range(m2):
+                for i in range(n_nz):
+                    k = nz[i]
                     v += TF[a, k] * T[j, b, k]
                 if a == b:
                     trA += v
                 H11[a, b] = v / s + w1[j, a] * w1[j, b] / s3
-        for k in range(m2):
+        for i in range(n_nz):
+            k = nz[i]
             for b in range(q1):
                 H21[k, b] = -TF[b, k] / s + w2[k] * w1[j, b] / s3
         # block (1j, 1j) of SΛH: S₁₁ⱼ L₁ H₁₁ + Z₁ⱼᵀZ₂ Λ₂ H₂₁
-        rmul_lam2(Z1tZ2[j], Lr, fac, st, term, tmp)
         for a in range(q1):
             for b in range(q1):
                 v = 0.0
@@ -318,11 +356,13 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
                     for h in range(q1):
                         SL += Z1tZ1[j, a, h] * L1[h, k]
                     v += SL * H11[k, b]
-                for k in range(m2):
+                for i in range(n_nz):
+                    k = nz[i]
                     v += tmp[a, k] * H21[k, b]
                 g_L1[a, b] += d1[j, a] * w1[j, b] / (s * s) - v
         # rest blocks, from factor 1: (Z₁ⱼᵀZ₂)ᵀ L₁ H₁₂ on the diagonal blocks
-        for k in range(m2):
+        for i in range(n_nz):
+            k = nz[i]
             s0 = st[k]
             b = 0
             while s0 + b < m2 and st[s0 + b] == s0:
