@@ -22,6 +22,11 @@ class DataError(HiermodError, ValueError):
     """The data do not fit the specification (unknown column, missing values, bad outcome, ...)."""
 
 
+class RowsNotHeldError(DataError):
+    """A computation needs the data's rows, and the design holds only sums over them (data
+    summed partition by partition from a Dask DataFrame)."""
+
+
 class InputError(HiermodError, ValueError):
     """Bad command-line input: conflicting or missing options (exit status 2)."""
 

@@ -11,12 +11,13 @@ import pandas as pd
 import xarray as xr
 
 from . import io, names
-from .design import DataWarning, Design, make_design
+from .design import DataWarning, Design, SummaryDesign, make_design
 from .errors import FileError, HiermodError, SpecError
 from .formula import Spec, null_spec, parse_formula, with_residuals
 from .marginal import PATH_MARGINAL
 from .marginal.draws import add_group_effects
 from .marginal.residual_draws import add_serial_group_effects
+from .partitioned import PATHS_NOTE, is_dask_frame, partitioned_design
 from .plan import check_choice, make_plan
 from .result import Fit
 from .sample import SamplerSettings, sample
@@ -43,6 +44,18 @@ def add_observed(idata: xr.DataTree, design: Design) -> None:
     idata["observed_data"] = xr.DataTree(ds)
 
 
+def build_design(spec: Spec, data, dropna: bool, marginalize: bool | None
+                 ) -> Design | SummaryDesign:
+    """The Design of a pandas DataFrame, or the SummaryDesign of a Dask DataFrame (summed
+    partition by partition, :mod:`hiermod.partitioned`), which the exact paths only take."""
+    if not is_dask_frame(data):
+        return make_design(spec, data, dropna=dropna)
+    if marginalize is False:
+        raise SpecError(f"marginalize=False builds the explicit model, which needs every row in "
+                        f"memory. {PATHS_NOTE}")
+    return partitioned_design(spec, data, dropna=dropna)
+
+
 def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
         priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
         sampler: str = "nutpie", random_seed: int | None = None, target_accept: float = 0.8,
@@ -57,7 +70,13 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     model : str or Spec
         An lme4 formula (``"y ~ x + (1 + x | g)"``) or a Spec from the level-wise / TOML
         front ends.
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
+        A Dask DataFrame (data larger than memory, e.g. ``dd.read_parquet(...)``) is checked
+        and summed partition by partition on Dask's current scheduler (a ``distributed``
+        Client if one is active) and the model is fitted from the sums: gaussian models
+        (group effects integrated out) and bernoulli / binomial / poisson models (cells) only.
+        ``fit.data`` is then None and reports that need the rows say so
+        (:mod:`hiermod.partitioned`).
     family : {"gaussian", "bernoulli", "binomial", "poisson"}, optional
         Default "gaussian" for formulas; a Spec carries its own.
     priors : dict, optional
@@ -126,7 +145,7 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
                                else progressbar)
     settings.check()
     check_choice(parameterization)  # before any work
-    design = make_design(spec, data, dropna=dropna)
+    design = build_design(spec, data, dropna, marginalize)
     t_build = time.perf_counter()
     plan = make_plan(design, priors, parameterization, marginalize, settings.sampler)
     t1 = time.perf_counter()
@@ -144,7 +163,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     if plan.n_cells is not None:
         attrs["n_cells"] = plan.n_cells
     idata["posterior"].attrs.update(attrs)
-    add_observed(idata, design)
+    if not isinstance(design, SummaryDesign):  # no rows to store from Dask data
+        add_observed(idata, design)
     # building the model counts as building; loading (or first compiling) a callback and
     # PyTensor's compile count as compiling
     build_s = t_build - t0 + (t1 - t_build if plan.compiled is None else 0.0)
@@ -152,7 +172,8 @@ def fit(model: str | Spec, data: pd.DataFrame, family: str | None = None, *,
     timing = {"build_s": build_s, **times, "total_s": time.perf_counter() - t0}
     if plan.n_cells is not None:
         timing.update(rows=design.n_obs, cells=plan.n_cells)
-    result = Fit(idata=idata, spec=spec, design=design, data=design.frame,
+    result = Fit(idata=idata, spec=spec, design=design,
+                 data=None if isinstance(design, SummaryDesign) else design.frame,
                  user_priors=dict(priors or {}),
                  parameterization=plan.parameterization, settings=settings, timing=timing,
                  model_path=plan.path, seed=samples.seed)

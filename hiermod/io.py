@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import FileError
+from .errors import FileError, RowsNotHeldError
 from .priors import Prior
 
 DATA_GROUP = "hiermod_data"
@@ -180,6 +180,11 @@ def write_fit(path, idata: xr.DataTree, data: pd.DataFrame, attrs: dict) -> None
     interrupted save never leaves a truncated file, and a file that is being read is not
     overwritten while open.
     """
+    if data is None:
+        raise RowsNotHeldError(
+            "this fit was made from data summed partition by partition (a Dask DataFrame) and "
+            "keeps no rows, which a fit file holds so that load_fit can rebuild the model: "
+            "save the posterior alone with fit.idata.to_netcdf(path)")
     path = Path(path)
     check_target(path)
     tree = idata.copy()

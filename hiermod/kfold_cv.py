@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .batch import run_batch
+from .errors import SamplingError
 from .fitting import fit
 from .formula import Spec
 from .frame import factor_labels
@@ -86,7 +88,8 @@ def fold_tasks(model: Fit, K: int = 10, folds: str = "grouped", factor: str | No
 
 
 def kfold(model: Fit, K: int = 10, folds: str = "grouped", factor: str | None = None,
-          n_jobs: int | None = None, random_seed: int | None = None, **fit_kwargs) -> KFold:
+          n_jobs: int | None = None, random_seed: int | None = None, client=None,
+          **fit_kwargs) -> KFold:
     """K-fold cross-validation of a fitted model by K refits.
 
     Parameters
@@ -111,6 +114,10 @@ def kfold(model: Fit, K: int = 10, folds: str = "grouped", factor: str | None = 
     random_seed : int, optional
         Seeds the folds and the refits (default: the fit's seed); results do not depend on
         ``n_jobs``.
+    client : distributed.Client, str or "local", optional
+        Run the refits on ``dask.distributed`` instead (:func:`hiermod.batch.run_batch`): a
+        Client, a scheduler address, or "local" for a LocalCluster started for the call;
+        ``n_jobs`` is then not used. A failed refit raises a SamplingError naming it.
     **fit_kwargs
         Overrides of the refits' settings (draws, tune, chains, ...).
 
@@ -134,6 +141,16 @@ def kfold(model: Fit, K: int = 10, folds: str = "grouped", factor: str | None = 
     >>> cv.elpd, cv.se                                      # doctest: +SKIP
     """
     tasks = fold_tasks(model, K, folds, factor, random_seed, **fit_kwargs)
+    used = factor or (model.design.factors[0].name if model.design.factors else None)
+    if client is not None:
+        for t in tasks:
+            t.fit_kwargs.setdefault("cores", 1)
+        batch = run_batch(fit_fold, tasks, None if client == "local" else client,
+                          label="kfold", warm=True)
+        if batch.failures:
+            raise SamplingError("K-fold refits failed: " + "; ".join(
+                f"fold {f.task}: {f.error}: {f.message}" for f in batch.failures))
+        return kfold_summary(batch.results, folds, used if folds != "random" else None)
     cpus = os.cpu_count() or 1
     n_jobs = min(K, cpus) if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
@@ -147,5 +164,4 @@ def kfold(model: Fit, K: int = 10, folds: str = "grouped", factor: str | None = 
         context = multiprocessing.get_context("spawn")  # no fork of a threaded process
         with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
             results = list(pool.map(fit_fold, tasks))
-    used = factor or (model.design.factors[0].name if model.design.factors else None)
     return kfold_summary(results, folds, used if folds != "random" else None)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .design import aggregate, can_aggregate
+from .design import SummaryDesign, aggregate, can_aggregate
 from .errors import SpecError
 from .glmm import CompiledCells
 from .glmm.callback import COMPILED_PARAMETERIZATIONS
@@ -54,6 +54,13 @@ PATH_CELLS = "cells"
 PARAMETERIZATION_CHOICES = ("auto", *CELL_PARAMETERIZATIONS)
 #: the parameterization recorded for a model without explicit group effects
 INTEGRATED = "integrated"
+#: what a design summed partition by partition (Dask data) can be fitted by
+PARTITIONED_PATHS = (
+    "data summed partition by partition (a Dask DataFrame) are fitted on the exact paths "
+    "only, which need sums over the rows and not the rows: gaussian models with any number of "
+    "grouping factors (group effects integrated out; leave marginalize=None) and bernoulli, "
+    "binomial and poisson models (rows summed into cells). The explicit model needs every row "
+    "in memory: fit it on a pandas DataFrame (e.g. a sample, ddf.sample(frac=...).compute())")
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,6 +113,8 @@ def make_plan(design, priors: dict | None, parameterization: str, marginalize: b
     """Build the model of ``design`` for ``sampler`` (see the module docstring)."""
     check_choice(parameterization)
     path = choose_path(design, marginalize)
+    if path == PATH_EXPLICIT and isinstance(design, SummaryDesign):
+        raise SpecError(PARTITIONED_PATHS)
     how = resolve_parameterization(path, parameterization)
     if getattr(design, "residuals", None) is not None:
         return residual_plan(design, priors, path, how, sampler)

@@ -155,6 +155,11 @@ def lkj_key(factor: str) -> str:
     return f"lkj({factor})"
 
 
+def column_scale(sd: float) -> float:
+    """A column's sd as the divisor of a prior scale (1 for a constant column)."""
+    return sd if sd > 0 else 1.0
+
+
 def sigma_effect_key(term: str | None = None) -> str:
     """'sigma_log_ratio[treat=B]' (one coefficient of the sd model), or 'sigma_log_ratio'."""
     return names.SIGMA_EFFECTS if term is None else names.sigma_effect_term(term)
@@ -169,31 +174,29 @@ def residual_priors(design) -> tuple[tuple[str, Prior] | None, dict[str, Prior]]
     effects = {}
     for k, (term, (_, level)) in enumerate(zip(res.sigma_terms, res.variance_columns,
                                                strict=True)):
-        scale = 1.0 if level is not None else 1.0 / column_scale(res.V[:, k])
+        scale = 1.0 if level is not None else 1.0 / column_scale(float(np.std(res.V[:, k])))
         effects[term] = Prior("Normal", mu=0.0, sigma=scale)
     return phi, effects
 
 
-def column_scale(x: np.ndarray) -> float:
-    s = float(np.std(x))
-    return s if s > 0 else 1.0
-
-
 def default_prior_set(design) -> Priors:
-    """The default prior of every parameter of the design."""
+    """The default prior of every parameter of the design (scaled by ``design.data_scales``,
+    :mod:`hiermod.design.scales`)."""
     family = get_family(design.family)
-    centre, s_y = family.prior_location_scale(design.y, design.trials)
+    scales = design.data_scales
+    centre, s_y = scales.centre, scales.outcome_scale
     fixed = {}
     for k, term in enumerate(design.fixed_terms):
         if term == names.INTERCEPT:
             fixed[term] = Prior("Normal", mu=centre, sigma=2.5 * s_y)
         else:
-            fixed[term] = Prior("Normal", mu=0.0, sigma=2.5 * s_y / column_scale(design.X[:, k]))
+            fixed[term] = Prior("Normal", mu=0.0,
+                                sigma=2.5 * s_y / column_scale(scales.fixed_sd[k]))
     sigma = Prior("Exponential", lam=1.0 / s_y) if family.has_sigma else None
     sd, lkj = {}, {}
-    for fd in design.factors:
+    for fd, zsd in zip(design.factors, scales.varying_sd, strict=True):
         for k, term in enumerate(fd.terms):
-            scale = s_y if term == names.INTERCEPT else s_y / column_scale(fd.Z[:, k])
+            scale = s_y if term == names.INTERCEPT else s_y / column_scale(zsd[k])
             sd[(fd.name, term)] = Prior("HalfNormal", sigma=scale)
         if fd.correlated:
             lkj[fd.name] = Prior("LKJ", eta=2.0)

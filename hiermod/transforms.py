@@ -42,6 +42,7 @@ from formulae.environment import Environment
 from formulae.transforms import TRANSFORMS
 
 from .errors import DataError
+from .exactsum import ExactSum, exact_mean, mean_sd
 
 #: where a group unseen in fitting takes its mean of x from (see the module docstring)
 NEW_GROUP_MEANS = ("training", "newdata")
@@ -83,9 +84,11 @@ class _GroupMeans:
         self.means: pd.Series | None = None
 
     def group_means(self, x, g) -> np.ndarray:
-        x = pd.Series(np.asarray(x, dtype=float))
+        if self.statistic == "mean":  # exact, as from partitions (group_means)
+            own = group_means(x, g)
         g = pd.Series(np.asarray(g).astype(str))
-        own = x.groupby(g).agg(self.statistic)
+        if self.statistic != "mean":
+            own = pd.Series(np.asarray(x, dtype=float)).groupby(g).agg(self.statistic)
         if self.means is None:
             self.means = own
         known = self.means.reindex(g).to_numpy()
@@ -94,6 +97,14 @@ class _GroupMeans:
         else:
             fresh = np.full(len(g), float(self.means.mean()))
         return np.where(np.isnan(known), fresh, known)
+
+
+def group_means(x, g) -> pd.Series:
+    """x̄_j per group label str(g): exact sums (:mod:`hiermod.exactsum`) over the count, so
+    that means learnt from partitions of the rows are the same to the last bit."""
+    labels, index = np.unique(np.asarray(g).astype(str), return_inverse=True)
+    sums = ExactSum.of(np.asarray(x, dtype=float), index, len(labels)).values()
+    return pd.Series(sums / np.bincount(index, minlength=len(labels)), index=labels)
 
 
 class Cwc(_GroupMeans):
@@ -157,8 +168,29 @@ class Cgm:
     def __call__(self, x):
         x = np.asarray(x, dtype=float)
         if self.mean is None:
-            self.mean = float(np.mean(x))
+            self.mean = float(exact_mean(x))
         return x - self.mean
+
+
+class Center(TRANSFORMS["center"]):
+    """formulae's ``center`` with the mean of exact sums (:mod:`hiermod.exactsum`)."""
+
+    def __call__(self, x):
+        if not self.params_set:
+            self.mean = np.float64(exact_mean(np.asarray(x, dtype=float)))
+            self.params_set = True
+        return x - self.mean
+
+
+class Scale(TRANSFORMS["scale"]):
+    """formulae's ``scale`` / ``standardize`` with the mean and sd of exact sums."""
+
+    def __call__(self, x):
+        if not self.params_set:
+            mean, sd = mean_sd(x)
+            self.mean, self.std = np.float64(mean), np.float64(sd)
+            self.params_set = True
+        return (x - self.mean) / self.std
 
 
 #: The only names a formula can call; formulae resolves calls in this namespace alone.
@@ -166,9 +198,9 @@ SAFE_NAMESPACE = {
     "cwc": Cwc,
     "cgm": Cgm,
     "gmean": GroupMean,
-    "center": TRANSFORMS["center"],
-    "scale": TRANSFORMS["scale"],
-    "standardize": TRANSFORMS["standardize"],
+    "center": Center,
+    "scale": Scale,
+    "standardize": Scale,
     "poly": TRANSFORMS["poly"],
     "C": TRANSFORMS["C"],
     "I": TRANSFORMS["I"],

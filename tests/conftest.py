@@ -122,3 +122,17 @@ def _panel_fit(panel_data):
 @pytest.fixture
 def panel_fit(_panel_fit):
     return _own_copy(_panel_fit)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A LocalCluster of 2 single-threaded worker processes on the loopback interface, and its
+    Client; closed at the end of the session (the tests of Dask data and of many fits)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=":0")
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

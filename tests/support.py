@@ -249,3 +249,44 @@ def tiered(cases, fast):
     return [case if any(case == f for f in keep) else
             pytest.param(*(case if isinstance(case, tuple) else (case,)), marks=pytest.mark.slow)
             for case in cases]
+
+
+# --- Dask data and many fits ---------------------------------------------------------------------
+
+
+def partition_frame(n: int = 1200, J: int = 30, seed: int = 3) -> pd.DataFrame:
+    """Simulated rows for the partitioned-design tests: a gaussian outcome with a varying
+    intercept and slope, a text predictor, a second (crossed) factor, a 0/1 outcome and a
+    binomial count out of 1–5 trials with x on three values (so rows share cells)."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, J, n)
+    h = rng.integers(0, 6, n)
+    x = rng.normal(2.0, 1.5, n)
+    d = rng.integers(0, 3, n).astype(float)
+    s = rng.choice(["low", "mid", "high"], n)
+    y = (1 + rng.normal(0, 1, J)[g] + (0.5 + rng.normal(0, 0.3, J)[g]) * x + 0.4 * (s == "mid")
+         + rng.normal(0, 0.5, 6)[h] + rng.normal(size=n))
+    eta = -0.4 + 0.6 * d + rng.normal(0, 0.8, J)[g]
+    trials = rng.integers(1, 6, n)
+    return pd.DataFrame({"y": y, "x": x, "d": d, "s": s, "g": g, "h": h,
+                         "b": rng.binomial(1, 1 / (1 + np.exp(-eta))),
+                         "k": rng.binomial(trials, 1 / (1 + np.exp(-eta))), "n": trials})
+
+
+def crt_frame(n_clusters: int = 20, size: int = 5, seed: int = 0) -> pd.DataFrame:
+    """A balanced two-arm cluster-randomised pilot: clusters alternate between arms."""
+    rng = np.random.default_rng(seed)
+    cl = np.repeat(np.arange(n_clusters), size)
+    treat = (cl % 2).astype(float)
+    y = 0.3 * treat + rng.normal(0, 0.3, n_clusters)[cl] + rng.normal(size=len(cl))
+    return pd.DataFrame({"y": y, "treat": treat, "cluster": cl})
+
+
+def flaky_square(task: int) -> dict:
+    """A batch task (module level, so workers can unpickle it): task² and the worker's pid;
+    raises for multiples of 4."""
+    import os
+
+    if task % 4 == 0:
+        raise ValueError(f"task {task} refuses")
+    return {"square": task * task, "pid": os.getpid()}

@@ -3,5 +3,7 @@
 from .cells import Cells, aggregate, can_aggregate
 from .checks import DataWarning
 from .design import Design, FactorDesign, make_design
+from .summary import FactorSummary, SummaryDesign
 
-__all__ = ["Cells", "DataWarning", "aggregate", "can_aggregate", "Design", "FactorDesign", "make_design"]
+__all__ = ["Cells", "DataWarning", "aggregate", "can_aggregate", "Design", "FactorDesign",
+           "FactorSummary", "SummaryDesign", "make_design"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..families import get_family
+from .summary import SummaryDesign
 
 #: families whose rows aggregate into cells, and the family of a cell
 CELL_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "poisson"}
@@ -38,8 +39,10 @@ class Cells:
     index: tuple[np.ndarray, ...]
     y: np.ndarray
     n: np.ndarray
-    cell_of_row: np.ndarray
+    cell_of_row: np.ndarray | None
     n_rows: int
+    #: the number of rows in each cell
+    count: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -91,17 +94,12 @@ def aggregate(design, merge: bool = True) -> Cells:
     """
     if not can_aggregate(design):
         raise ValueError(f"a {design.family} design does not aggregate into cells")
-    parts = [design.X]
-    for fd in design.factors:
-        parts += [fd.index[:, None].astype(float), fd.Z]
-    key = np.hstack(parts) if merge else np.arange(design.n_obs, dtype=float)[:, None]
-    # identical rows -> one cell; order cells by their first row
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    cell = rank[inverse.ravel()]
-    rows = first[order]
+    if isinstance(design, SummaryDesign):  # summed partition by partition already
+        return design.cells
+    key = (cell_key(design.X, [fd.index for fd in design.factors],
+                    [fd.Z for fd in design.factors]) if merge
+           else np.arange(design.n_obs, dtype=float)[:, None])
+    rows, cell = first_appearance(key)
     n_cells = len(rows)
     y = np.bincount(cell, weights=design.y, minlength=n_cells)
     if design.family == "poisson":
@@ -112,4 +110,42 @@ def aggregate(design, merge: bool = True) -> Cells:
     return Cells(family=CELL_FAMILY[design.family], X=design.X[rows],
                  Z=tuple(fd.Z[rows] for fd in design.factors),
                  index=tuple(fd.index[rows] for fd in design.factors), y=y, n=n,
-                 cell_of_row=cell, n_rows=design.n_obs)
+                 cell_of_row=cell, n_rows=design.n_obs,
+                 count=np.bincount(cell, minlength=n_cells).astype(float))
+
+
+def cell_key(X: np.ndarray, indexes, Zs) -> np.ndarray:
+    """One row per observation (or cell) that identifies its cell: the fixed-effect row, then
+    per factor the level and the varying-effect row."""
+    parts = [X]
+    for index, Z in zip(indexes, Zs, strict=True):
+        parts += [np.asarray(index)[:, None].astype(float), Z]
+    return np.hstack(parts)
+
+
+def first_appearance(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the first row of each distinct key row, in order of appearance; each row's cell)."""
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.ravel()]
+
+
+def merge_cells(a: Cells, b: Cells) -> Cells:
+    """The cells of the rows of ``a`` followed by those of ``b`` (two parts of one data set,
+    in order): cells with the same key are summed, in order of first appearance — the cells
+    :func:`aggregate` makes of all the rows at once. No row map is kept (``cell_of_row`` None).
+    """
+    X = np.vstack([a.X, b.X])
+    Zs = [np.vstack([za, zb]) for za, zb in zip(a.Z, b.Z, strict=True)]
+    idx = [np.concatenate([ia, ib]) for ia, ib in zip(a.index, b.index, strict=True)]
+    rows, cell = first_appearance(cell_key(X, idx, Zs))
+    n_cells = len(rows)
+    return Cells(family=a.family, X=X[rows], Z=tuple(z[rows] for z in Zs),
+                 index=tuple(i[rows] for i in idx),
+                 y=np.bincount(cell, weights=np.concatenate([a.y, b.y]), minlength=n_cells),
+                 n=np.bincount(cell, weights=np.concatenate([a.n, b.n]), minlength=n_cells),
+                 cell_of_row=None, n_rows=a.n_rows + b.n_rows,
+                 count=np.bincount(cell, weights=np.concatenate([a.count, b.count]),
+                                   minlength=n_cells))

@@ -129,18 +129,28 @@ def yes_no_hint(data: pd.DataFrame, col: str) -> str:
 def check_factor(rows, name: str, index: np.ndarray, levels: tuple, q: int) -> None:
     """At least two levels, fewer levels than rows; a warning for single-observation levels
     whose varying slopes only the prior informs."""
+    sizes = np.bincount(index, minlength=len(levels)) if len(levels) >= 2 else None
+    check_level_counts(name, sizes, levels, q, lambda singles: format_rows(
+        [rows[np.flatnonzero(index == j)[0]] for j in singles]))
+
+
+def check_level_counts(name: str, sizes: np.ndarray | None, levels: tuple, q: int,
+                       where=None) -> None:
+    """:func:`check_factor` from the number of rows of each level (``sizes``; None with fewer
+    than two levels); ``where(singles)`` names the rows of single-observation levels in the
+    warning (left out when None)."""
     n_levels = len(levels)
     if n_levels < 2:
         raise DataError(f"the grouping factor '{name}' has a single level "
                         f"({levels[0]!r}): a varying effect needs at least two groups")
-    if n_levels >= len(index):
+    n = int(np.sum(sizes))
+    if n_levels >= n:
         raise DataError(f"every level of the grouping factor '{name}' has one observation "
-                        f"({n_levels} levels, {len(index)} rows): its effects cannot be told "
+                        f"({n_levels} levels, {n} rows): its effects cannot be told "
                         "apart from the residual")
-    sizes = np.bincount(index, minlength=n_levels)
     singles = np.flatnonzero(sizes == 1)
     if len(singles) and q > 1:
-        first = [rows[np.flatnonzero(index == j)[0]] for j in singles]
+        rows = f"; {where(singles)}" if where is not None else ""
         warn(f"{len(singles)} level(s) of '{name}' have a single observation "
-             f"({', '.join(levels[j] for j in singles[:10])}; {format_rows(first)}): "
+             f"({', '.join(levels[j] for j in singles[:10])}{rows}): "
              f"their varying slopes are informed by the prior and the other groups only")

@@ -35,6 +35,7 @@ from .checks import (
     yes_no_hint,
 )
 from .residuals import ResidualDesign, make_residual_design
+from .scales import DataScales, scales_of_rows
 from .validate import (
     check_frame,
     check_identifiable,
@@ -46,14 +47,11 @@ from .validate import (
 )
 
 
-@dataclass(frozen=True, eq=False)
-class FactorDesign:
-    """Varying effects of one grouping factor."""
+class FactorShape:
+    """What a grouping factor's ``terms``, ``levels`` and ``blocks`` say, shared by the factors
+    of a Design and of a :class:`~hiermod.design.summary.SummaryDesign`."""
 
-    name: str
     terms: tuple[str, ...]
-    Z: np.ndarray
-    index: np.ndarray
     levels: tuple[str, ...]
     blocks: tuple[tuple[int, ...], ...]
 
@@ -66,11 +64,6 @@ class FactorDesign:
         return len(self.levels)
 
     @property
-    def sizes(self) -> np.ndarray:
-        """n_j, the number of observations in each level."""
-        return np.bincount(self.index, minlength=self.n_levels)
-
-    @property
     def correlated(self) -> bool:
         return any(len(b) > 1 for b in self.blocks)
 
@@ -80,7 +73,62 @@ class FactorDesign:
 
 
 @dataclass(frozen=True, eq=False)
-class Design:
+class FactorDesign(FactorShape):
+    """Varying effects of one grouping factor."""
+
+    name: str
+    terms: tuple[str, ...]
+    Z: np.ndarray
+    index: np.ndarray
+    levels: tuple[str, ...]
+    blocks: tuple[tuple[int, ...], ...]
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """n_j, the number of observations in each level."""
+        return np.bincount(self.index, minlength=self.n_levels)
+
+    @property
+    def second_moment(self) -> np.ndarray:
+        """ZᵀZ / n (q × q): the mean of z_i z_iᵀ over the rows."""
+        return self.Z.T @ self.Z / self.Z.shape[0]
+
+
+class DesignShape:
+    """What a design's ``spec``, ``fixed_terms``, ``factors`` and ``level2_terms`` say, shared
+    by a Design and a :class:`~hiermod.design.summary.SummaryDesign`."""
+
+    spec: Spec
+    fixed_terms: tuple[str, ...]
+    factors: tuple
+    level2_terms: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    @property
+    def likelihood(self) -> Family:
+        """The family object (link, checks, IRLS quantities, latent variance, ...)."""
+        return get_family(self.spec.family)
+
+    def factor(self, name: str):
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise KeyError(f"no grouping factor '{name}'; factors: {[f.name for f in self.factors]}")
+
+    def level2(self, factor: str) -> tuple[str, ...]:
+        """Fixed-effect terms that are constant within the levels of ``factor``."""
+        return dict(self.level2_terms).get(factor, ())
+
+    @property
+    def has_intercept(self) -> bool:
+        return names.INTERCEPT in self.fixed_terms
+
+
+@dataclass(frozen=True, eq=False)
+class Design(DesignShape):
     """Numeric design of a multilevel model (immutable hand-off between stages)."""
 
     spec: Spec
@@ -104,33 +152,26 @@ class Design:
     def n_obs(self) -> int:
         return len(self.y)
 
-    @property
-    def family(self) -> str:
-        return self.spec.family
-
-    @property
-    def likelihood(self) -> Family:
-        """The family object (link, checks, IRLS quantities, latent variance, ...)."""
-        return get_family(self.spec.family)
-
-    def factor(self, name: str) -> FactorDesign:
-        for f in self.factors:
-            if f.name == name:
-                return f
-        raise KeyError(f"no grouping factor '{name}'; factors: {[f.name for f in self.factors]}")
-
-    def level2(self, factor: str) -> tuple[str, ...]:
-        """Fixed-effect terms that are constant within the levels of ``factor``."""
-        return dict(self.level2_terms).get(factor, ())
-
-    @property
-    def has_intercept(self) -> bool:
-        return names.INTERCEPT in self.fixed_terms
-
     @cached_property
     def centring(self) -> Centring:
         """How the fixed effects are sampled (:mod:`hiermod.design.centring`)."""
         return centring(self.X, self.fixed_terms)
+
+    @property
+    def x_mean(self) -> np.ndarray:
+        """The mean of each fixed-effect column."""
+        return self.X.mean(axis=0)
+
+    @property
+    def x_covariance(self) -> np.ndarray:
+        """The covariance of the fixed-effect columns over the rows (ddof 1), p × p."""
+        p = self.X.shape[1]
+        return np.cov(self.X, rowvar=False, ddof=1).reshape(p, p)
+
+    @cached_property
+    def data_scales(self) -> DataScales:
+        """The scales the default priors read from the data (:mod:`hiermod.design.scales`)."""
+        return scales_of_rows(self)
 
 
 def factor_design(spec_groups: list[GroupSpec], data: pd.DataFrame, factor: str):
@@ -162,6 +203,22 @@ def level2_terms(X: np.ndarray, terms: tuple[str, ...], fd: FactorDesign) -> tup
     """Fixed terms constant within every level of the factor (level-2 predictors)."""
     return tuple(term for k, term in enumerate(terms) if term != names.INTERCEPT
                  and constant_within(X[:, k], fd.index, fd.n_levels).all())
+
+
+def read_outcome(spec: Spec, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """(y, trials) of checked rows: the outcome as numbers (an event's indicator with
+    ``event=``), the trials from a trials or failures column (None without)."""
+    if spec.response.event is not None:
+        y = event_indicator(data, spec.response.name, spec.response.event)
+    else:
+        hint = yes_no_hint(data, spec.response.name) if spec.family == "bernoulli" else ""
+        y = numeric_column(data, spec.response.name, "outcome", hint)
+    trials = None
+    if spec.response.trials:
+        trials = numeric_column(data, spec.response.trials, "number of trials")
+    elif spec.response.failures:
+        trials = y + numeric_column(data, spec.response.failures, "number of failures")
+    return y, trials
 
 
 def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
@@ -208,16 +265,7 @@ def make_design(spec: Spec, data: pd.DataFrame, dropna: bool = False) -> Design:
     check_levels(spec, data)
     data, dropped = handle_missing(data, list(roles), dropna)
     data = prepare(data, spec, roles, kinds)
-    if spec.response.event is not None:
-        y = event_indicator(data, spec.response.name, spec.response.event)
-    else:
-        hint = yes_no_hint(data, spec.response.name) if spec.family == "bernoulli" else ""
-        y = numeric_column(data, spec.response.name, "outcome", hint)
-    trials = None
-    if spec.response.trials:
-        trials = numeric_column(data, spec.response.trials, "number of trials")
-    elif spec.response.failures:
-        trials = y + numeric_column(data, spec.response.failures, "number of failures")
+    y, trials = read_outcome(spec, data)
     family.check_outcome(y, trials, np.asarray(data.index), spec.response.name)
 
     fixed_common = model_matrix(spec.fixed, data, "fixed effects")

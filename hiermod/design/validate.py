@@ -242,24 +242,50 @@ def check_identifiable(X: np.ndarray, terms: tuple[str, ...]) -> None:
     n, p = X.shape
     if p == 0:
         return
+    empty = np.zeros(p)
+    top = check_column_ranges(terms, n, X.min(axis=0) if n else empty,
+                              X.max(axis=0) if n else empty)
+    check_rank(X / top, terms)
+
+
+def check_column_ranges(terms: tuple[str, ...], n: int, low: np.ndarray, high: np.ndarray
+                        ) -> np.ndarray:
+    """The checks of :func:`check_identifiable` that need only the row count and each
+    column's range (so data in partitions can make them): more rows than fixed effects, no
+    all-zero column, no constant predictor next to the intercept. Returns each column's
+    largest magnitude."""
+    p = len(terms)
     if n < p:
         raise DataError(f"{p} fixed effects ({', '.join(terms)}) but only {n} rows: a "
                         "model needs more rows than fixed effects")
-    top = np.max(np.abs(X), axis=0)
+    top = np.maximum(np.abs(low), np.abs(high))
     zero = [terms[k] for k in np.flatnonzero(top == 0)]
     if zero:
         raise DataError(f"the fixed-effect column(s) {', '.join(map(repr, zero))} are 0 in "
                         "every row (no row has that level or combination of levels): drop the "
                         "term, or merge the empty levels")
     if names.INTERCEPT in terms:
-        const = [k for k in range(p) if terms[k] != names.INTERCEPT and np.ptp(X[:, k]) == 0]
+        const = [k for k in range(p) if terms[k] != names.INTERCEPT and low[k] == high[k]]
         if const:
             k = const[0]
-            raise DataError(f"the predictor '{terms[k]}' has the same value ({X[0, k]:g}) in "
+            raise DataError(f"the predictor '{terms[k]}' has the same value ({low[k]:g}) in "
                             "every row, so its effect cannot be told apart from the intercept: "
                             "drop it")
-    scaled = X / top
-    _, R, piv = linalg.qr(scaled / np.sqrt(np.mean(scaled**2, axis=0)), mode="economic",
+    return top
+
+
+def check_rank(M: np.ndarray, terms: tuple[str, ...]) -> None:
+    """The rank test of :func:`check_identifiable` on ``M``: the fixed-effects matrix (each
+    column divided by its largest magnitude), or any matrix with the same cross-product
+    MᵀM up to a factor per column — a square root of XᵀX when the rows are not at hand.
+
+    Raises
+    ------
+    DataError
+        Naming the collinear columns.
+    """
+    p = M.shape[1]
+    _, R, piv = linalg.qr(M / np.sqrt(np.mean(M**2, axis=0)), mode="economic",
                           pivoting=True)
     d = np.abs(np.diag(R))
     rank = int(np.sum(d > RANK_TOL * d[0]))

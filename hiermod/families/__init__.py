@@ -8,7 +8,7 @@ models, REML / Laplace ML, the reports and the equations all read the family fro
 from __future__ import annotations
 
 from ..errors import SpecError
-from .base import Bound, EtaStats, Family
+from .base import Bound, EtaStats, Family, OutcomeSums
 from .binomial import Bernoulli, Binomial
 from .gaussian import Gaussian
 from .poisson import Poisson
@@ -35,4 +35,4 @@ def get_family(name: str, link: str | None = None) -> Family:
     return family
 
 
-__all__ = ["FAMILIES", "Bound", "EtaStats", "Family", "get_family"]
+__all__ = ["FAMILIES", "Bound", "EtaStats", "Family", "OutcomeSums", "get_family"]

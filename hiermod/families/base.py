@@ -28,6 +28,21 @@ class EtaStats:
 
 
 @dataclass(frozen=True)
+class OutcomeSums:
+    """An outcome summarised by sums over its rows (data held elsewhere, e.g. in partitions):
+    the number of rows ``n``, Σy, Σ(y − ȳ)², and Σ trials (None for a family without trials)."""
+
+    n: int
+    total: float
+    sq_dev: float
+    trials_total: float | None = None
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n
+
+
+@dataclass(frozen=True)
 class Family(ABC):
     """One likelihood family with its (canonical) link.
 
@@ -51,6 +66,17 @@ class Family(ABC):
             raise DataError(f"the outcome '{column}' of a {self.name} model must be finite; "
                             f"non-finite values (inf, -inf) in {format_rows(list(rows[bad]))}")
 
+    def check_outcome_rows(self, y: np.ndarray, trials: np.ndarray | None, rows,
+                           column: str) -> None:
+        """The checks of :meth:`check_outcome` that look at each row alone (those a part of
+        the rows can pass or fail by itself); :meth:`check_outcome_range` holds the rest."""
+        self.check_outcome(y, trials, rows, column)
+
+    def check_outcome_range(self, low: float, high: float, column: str) -> None:
+        """The checks of :meth:`check_outcome` on the whole outcome, from its smallest and
+        largest value (none by default)."""
+        return None
+
     def boundary_rows(self, y: np.ndarray, trials: np.ndarray | None):
         """(at_lower, at_upper): the rows whose outcome sits at the lower / upper end of its
         range (0 successes; all successes), where the ML linear predictor can run to −∞ / +∞;
@@ -59,6 +85,10 @@ class Family(ABC):
 
     def prior_location_scale(self, y: np.ndarray, trials: np.ndarray | None) -> tuple[float, float]:
         """(centre, scale) of the outcome on the link scale, for the default priors."""
+        return 0.0, 1.0
+
+    def prior_location_scale_sums(self, sums: OutcomeSums) -> tuple[float, float]:
+        """:meth:`prior_location_scale` from the outcome's sums (:class:`OutcomeSums`)."""
         return 0.0, 1.0
 
     # --- IRLS / Laplace ---------------------------------------------------------------------

@@ -46,6 +46,14 @@ class Binomial(Family):
 
     def prior_location_scale(self, y, trials):
         p = float(np.sum(y) / np.sum(self._n(trials) * np.ones_like(y)))
+        return self._logit_location(p)
+
+    def prior_location_scale_sums(self, sums):
+        trials = sums.n if sums.trials_total is None else sums.trials_total
+        return self._logit_location(float(sums.total / trials))
+
+    @staticmethod
+    def _logit_location(p: float) -> tuple[float, float]:
         p = min(max(p, 0.01), 0.99)
         return float(np.log(p / (1 - p))), 1.0
 

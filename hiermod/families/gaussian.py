@@ -21,14 +21,25 @@ class Gaussian(Family):
 
     def check_outcome(self, y, trials, rows, column):
         super().check_outcome(y, trials, rows, column)
-        if len(y) and np.ptp(y) == 0:
-            raise DataError(f"the outcome '{column}' has the same value ({y[0]:g}) in every row: "
+        if len(y):
+            self.check_outcome_range(float(np.min(y)), float(np.max(y)), column)
+
+    def check_outcome_rows(self, y, trials, rows, column):
+        Family.check_outcome(self, y, trials, rows, column)
+
+    def check_outcome_range(self, low, high, column):
+        if low == high:
+            raise DataError(f"the outcome '{column}' has the same value ({low:g}) in every row: "
                             "there is no variation for a gaussian model to explain (its "
                             "residual sd would be 0)")
 
     def prior_location_scale(self, y, trials):
         s = float(np.std(y))
         return float(np.mean(y)), (s if s > 0 else 1.0)
+
+    def prior_location_scale_sums(self, sums):
+        s = float(np.sqrt(sums.sq_dev / sums.n))
+        return float(sums.mean), (s if s > 0 else 1.0)
 
     def eta_stats(self, y, trials, eta):
         one = np.ones_like(eta)

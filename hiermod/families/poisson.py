@@ -32,6 +32,9 @@ class Poisson(Family):
     def prior_location_scale(self, y, trials):
         return float(np.log(max(float(np.mean(y)), 0.01))), 1.0
 
+    def prior_location_scale_sums(self, sums):
+        return float(np.log(max(float(sums.mean), 0.01))), 1.0
+
     def eta_stats(self, y, trials, eta):
         mu = np.exp(eta)
         return EtaStats(mu, y - mu, mu, mu)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import pymc as pm
 
 from .. import names
+from ..design import SummaryDesign
 from ..errors import SpecError
 from ..model import BuiltModel
 from ..model.parts import SIGMA, Recorder, factor_cholesky, factor_scales, fixed_part, model_coords
@@ -86,7 +87,10 @@ def choose_model_path(design, marginalize: bool | None) -> str:
 
 def marginal_stats(design) -> GroupStats | CrossedStats:
     """The sufficient statistics of a gaussian design: per group with one grouping factor,
-    with the cross-products of the factors with several."""
+    with the cross-products of the factors with several (a design summed partition by
+    partition carries its own)."""
+    if isinstance(design, SummaryDesign):
+        return design.stats
     return group_stats(design) if len(design.factors) == 1 else crossed_stats(design)
 
 

@@ -14,64 +14,13 @@ Notes
 -----
 To keep the residual sum of squares free of cancellation, W has centred slope columns and y
 is shifted by ȳ when the model has an intercept: y − W c = (y − ȳ) − W θ with θ = c − ȳ e_α,
-so ``theta = c - stats.offset``.
+so ``theta = c - stats.offset``. The sums are exact and rounded once, so they do not depend on
+the order of the rows or on how they are split into partitions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
-
-@dataclass(frozen=True, eq=False)
-class GroupStats:
-    """Sufficient statistics of one grouping factor (see the module docstring)."""
-
-    factor: str
-    n: int
-    yty: float
-    WtW: np.ndarray  # (p, p)
-    Wty: np.ndarray  # (p,)
-    ZtZ: np.ndarray  # (J, q, q)
-    ZtW: np.ndarray  # (J, q, p)
-    Zty: np.ndarray  # (J, q)
-    offset: np.ndarray  # (p,): θ = c − offset
-    B: np.ndarray  # (p, p): β = B c
-
-    @property
-    def p(self) -> int:
-        return self.WtW.shape[0]
-
-    @property
-    def q(self) -> int:
-        return self.ZtZ.shape[1]
-
-    @property
-    def n_groups(self) -> int:
-        return self.ZtZ.shape[0]
-
-    def theta_from_beta(self, beta: np.ndarray) -> np.ndarray:
-        """θ from draws of β on the original scale (..., p)."""
-        return beta @ np.linalg.inv(self.B).T - self.offset
-
-
-def group_sums(index: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
-    """Σ_{i in group j} weights_i, for every group j (one bincount, O(n))."""
-    return np.bincount(index, weights=weights, minlength=n_groups)
-
-
-def centred_outcome(design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(W = X B, y − ȳ, offset): the fixed-effect rows in sampled coordinates and the outcome
-    shifted by its mean when the model has an intercept (θ = c − offset; module Notes)."""
-    cen = design.centring
-    W = design.X @ cen.B
-    offset = np.zeros(W.shape[1])
-    shift = 0.0
-    if cen.intercept is not None:
-        shift = float(np.mean(design.y))
-        offset[0] = shift
-    return W, np.asarray(design.y, dtype=float) - shift, offset
+from ..design.crossprod import GroupStats, one_factor_stats, row_sums
 
 
 def group_stats(design, factor=None) -> GroupStats:
@@ -87,6 +36,8 @@ def group_stats(design, factor=None) -> GroupStats:
     Returns
     -------
     GroupStats
+        Exact sums rounded once (:mod:`hiermod.design.crossprod`, where the arithmetic lives,
+        shared with designs summed partition by partition).
     """
     if factor is None:
         (fd,) = design.factors
@@ -94,18 +45,5 @@ def group_stats(design, factor=None) -> GroupStats:
         fd = design.factor(factor)
     else:
         fd = factor
-    W, y, offset = centred_outcome(design)
-    p = W.shape[1]
-    Z = np.asarray(fd.Z, dtype=float)
-    q, J, idx = fd.q, fd.n_levels, fd.index
-    ZtZ = np.empty((J, q, q))
-    for a in range(q):
-        for b in range(a, q):
-            ZtZ[:, a, b] = ZtZ[:, b, a] = group_sums(idx, Z[:, a] * Z[:, b], J)
-    ZtW = np.empty((J, q, p))
-    for a in range(q):
-        for k in range(p):
-            ZtW[:, a, k] = group_sums(idx, Z[:, a] * W[:, k], J)
-    Zty = np.stack([group_sums(idx, Z[:, a] * y, J) for a in range(q)], axis=1).reshape(J, q)
-    return GroupStats(factor=fd.name, n=len(y), yty=float(y @ y), WtW=W.T @ W, Wty=W.T @ y,
-                      ZtZ=ZtZ, ZtW=ZtW, Zty=Zty, offset=offset, B=design.centring.B)
+    sums = row_sums(design.X, design.fixed_terms, design.y, (fd,))
+    return one_factor_stats(sums, design.fixed_terms, fd, design.centring)

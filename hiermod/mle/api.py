@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from .. import names
-from ..design import Design, make_design
+from ..design import Design, SummaryDesign, make_design
 from ..errors import DataError, SpecError
 from ..formula import Spec, parse_formula, with_residuals
+from ..partitioned import is_dask_frame, partitioned_design
 from .checks import separated_terms, settle
 from .glmm_fit import SE_METHODS, fit_glmm
 from .lmm import check_method, fit_lmm
@@ -21,7 +22,7 @@ from .result import RemlFit
 def _design(spec_or_formula, data, family: str | None,
             method: str | None) -> tuple[Design | None, Spec | None, str]:
     """Resolve the spec (checking method against family first) without building anything."""
-    if isinstance(spec_or_formula, Design):
+    if isinstance(spec_or_formula, (Design, SummaryDesign)):
         if data is not None:
             raise SpecError("pass either a Design, or a formula / Spec with data, not both")
         if family is not None and family != spec_or_formula.family:
@@ -39,6 +40,22 @@ def _design(spec_or_formula, data, family: str | None,
     if data is None:
         raise SpecError("data is missing: pass the DataFrame the formula refers to")
     return None, spec, _method(method, spec.family)
+
+
+def build_design(spec: Spec, data, dropna: bool) -> Design | SummaryDesign:
+    """The Design of a pandas DataFrame, or the SummaryDesign of a Dask DataFrame summed
+    partition by partition (gaussian models with one grouping factor; :mod:`hiermod.partitioned`)."""
+    if not is_dask_frame(data):
+        return make_design(spec, data, dropna=dropna)
+    if spec.family != "gaussian":
+        raise SpecError(f"Laplace ML of a {spec.family} model on Dask data is not available "
+                        "(PIRLS reweights the rows at every step): fit it by hm.fit, whose "
+                        "cells path takes Dask data, or by hm.reml on a pandas DataFrame "
+                        "(e.g. of the cells: one row per distinct predictor pattern and group)")
+    if len(spec.factors) != 1:
+        raise SpecError("REML / ML on Dask data takes one grouping factor; with several, fit by "
+                        "hm.fit (its marginal path takes Dask data) or on a pandas DataFrame")
+    return partitioned_design(spec, data, dropna=dropna)
 
 
 def _method(method: str | None, family: str) -> str:
@@ -59,7 +76,10 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
     spec_or_formula : str, Spec or Design
         An lme4 formula ("y ~ x + (1 + x | g)"), a parsed Spec, or a Design from
         :func:`hiermod.make_design` (then ``data`` is None).
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
+        A Dask DataFrame (data larger than memory) is summed partition by partition
+        (:mod:`hiermod.partitioned`) and the criterion optimised from the sums: gaussian
+        models with one grouping factor.
     method : {"REML", "ML"}, optional
         Default "REML" for gaussian models and "ML" (Laplace) for the others; "REML" with a
         non-gaussian family raises.
@@ -116,7 +136,7 @@ def reml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None = None,
         raise SpecError(f"unknown se={se!r}; choose one of {', '.join(SE_METHODS)}")
     design, spec, method = _design(spec_or_formula, data, family, method)
     if design is None:
-        design = make_design(with_residuals(spec, correlation, sigma), data, dropna=dropna)
+        design = build_design(with_residuals(spec, correlation, sigma), data, dropna)
     elif correlation is not None or sigma is not None:
         raise SpecError("a Design carries its own residual structure: pass correlation= and "
                         "sigma= with a formula or Spec, or make the Design from a Spec that has "
@@ -180,7 +200,7 @@ def reml_vs_ml(spec_or_formula: str | Spec | Design, data: pd.DataFrame | None =
     """
     design, spec, _ = _design(spec_or_formula, data, None, "REML")
     if design is None:
-        design = make_design(spec, data, dropna=dropna)
+        design = build_design(spec, data, dropna)
     with numerical_failure():
         fits = {m: settle(fit_lmm(design, m), design) for m in ("REML", "ML")}
     a, b = (fits[m].varcorr_table() for m in ("REML", "ML"))

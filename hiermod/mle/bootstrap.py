@@ -65,6 +65,18 @@ def replicate_seeds(random_seed, nsim: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(random_seed).spawn(nsim)
 
 
+def replicate_inputs(fit) -> tuple[tuple[str, ...], np.ndarray, tuple]:
+    """(labels, the fit's own values, the arguments of :func:`bootstrap_replicate` before the
+    seed) of a gaussian RemlFit."""
+    problem = LmmProblem(fit.design)
+    labels = SdCorMap.build(problem).labels + tuple(fit.fixed_terms)
+    vt = fit.varcorr_table()["estimate"]
+    estimate = np.array([vt[lb] for lb in labels[:len(fit.theta) + 1]] + list(fit.beta))
+    args = (fit.design, fit.method, np.asarray(fit.theta), np.asarray(fit.beta),
+            float(fit.sigma))
+    return labels, estimate, args
+
+
 @dataclass(frozen=True, eq=False)
 class Bootstrap:
     """Replicates (nsim × parameters) of a parametric bootstrap and what made them."""
@@ -141,13 +153,8 @@ def bootstrap(fit, nsim: int = 500, random_seed=None, n_jobs: int | None = None)
         ``labels`` as :meth:`RemlFit.varcorr_table` (sds, correlations, "sigma") then the fixed
         terms; ``estimate`` the fit's own values.
     """
-    problem = LmmProblem(fit.design)
-    labels = SdCorMap.build(problem).labels + tuple(fit.fixed_terms)
-    vt = fit.varcorr_table()["estimate"]
-    estimate = np.array([vt[lb] for lb in labels[:len(fit.theta) + 1]] + list(fit.beta))
+    labels, estimate, args = replicate_inputs(fit)
     seeds = replicate_seeds(random_seed, nsim)
-    args = (fit.design, fit.method, np.asarray(fit.theta), np.asarray(fit.beta),
-            float(fit.sigma))
     n_jobs = min(os.cpu_count() or 1, 8) if n_jobs is None else max(1, int(n_jobs))
     if n_jobs == 1 or nsim < 20:
         reps = _chunk(*args, seeds)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from .. import names
-from ..design import Design
+from ..design import Design, SummaryDesign
 from ..design.checks import warn
 from .result import RemlFit
 
@@ -50,6 +50,8 @@ def separated_terms(design: Design) -> tuple[str, ...]:
     the cone (max and min of β_j) are the ones that diverge. X has full column rank (checked
     when the design was made), so every non-zero β in the cone is a direction of ascent.
     """
+    if isinstance(design, SummaryDesign):  # gaussian (no ends to separate at)
+        return ()
     ends = design.likelihood.boundary_rows(design.y, design.trials)
     if ends is None or design.X.shape[1] == 0:
         return ()

@@ -66,8 +66,8 @@ class CountedDdf:
 
 def residual_ddf(design: Design, vcov: np.ndarray) -> CountedDdf:
     """n − p for every fixed effect (the df of the residual, as if there were no groups)."""
-    n, p = design.X.shape
-    return CountedDdf(vcov, np.full(p, float(n - np.linalg.matrix_rank(design.X))), "residual")
+    n, p = design.n_obs, len(design.fixed_terms)  # X has full column rank (checked)
+    return CountedDdf(vcov, np.full(p, float(n - p)), "residual")
 
 
 def between_within_ddf(design: Design, vcov: np.ndarray) -> CountedDdf:

@@ -117,6 +117,13 @@ class BlockedZ:
         return self.Zfull is None
 
     @classmethod
+    def of_sums(cls, factors, n: int) -> BlockedZ:
+        """The layout of one grouping factor without its rows (a design summed partition by
+        partition): its cross-products come from the design's sums, not from Z."""
+        (fd,) = factors
+        return cls(factors, n, fd.n_levels, fd.q, (0,))
+
+    @classmethod
     def from_factors(cls, factors: tuple[FactorDesign, ...], n: int) -> BlockedZ:
         if len(factors) == 1:
             fd = factors[0]

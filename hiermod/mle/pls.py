@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..design import Design
+from ..design import Design, SummaryDesign
+from ..design.crossprod import raw_stats
+from ..errors import SpecError
 from .layout import BlockedZ, ThetaMap, make_theta_map
 from .linalg import inverse_logdet
 from .optimize import BOUNDARY_TOL, OptResult, minimize_bounded
@@ -77,8 +79,11 @@ class LmmProblem:
     part and the Schur complement of the rest), never through a dense factorization of A.
     """
 
-    def __init__(self, design: Design) -> None:
+    def __init__(self, design: Design | SummaryDesign) -> None:
         self.design = design
+        if isinstance(design, SummaryDesign):
+            self._from_sums(design)
+            return
         X, y = design.X, design.y
         self.n, self.p = X.shape
         self.bz = BlockedZ.from_factors(design.factors, self.n)
@@ -91,6 +96,22 @@ class LmmProblem:
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self.yty = float(y @ y)
+        self._eye = np.eye(self.bz.m)
+
+    def _from_sums(self, design: SummaryDesign) -> None:
+        """The cross-products of a design summed partition by partition: its exact raw sums
+        rounded once (:func:`hiermod.design.crossprod.raw_stats`); one grouping factor."""
+        if len(design.factors) != 1:
+            raise SpecError("REML / ML with several grouping factors needs the rows (its "
+                            "block factorization is laid out from them); on Dask data fit "
+                            "this model by hm.fit, or by REML on a pandas DataFrame")
+        raw = raw_stats(design.row_sums, design.fixed_terms, design.factors[0])
+        self.n, self.p = design.n_obs, len(design.fixed_terms)
+        self.bz = BlockedZ.of_sums(design.factors, self.n)
+        self.tmap = make_theta_map(design, self.bz)
+        self.schur = None
+        self.ZtZ, self.ZtX, self.Zty = raw.ZtZ, raw.ZtW, raw.Zty
+        self.XtX, self.Xty, self.yty = raw.WtW, raw.Wty, raw.yty
         self._eye = np.eye(self.bz.m)
 
     def minimize(self, reml: bool, start: np.ndarray | None = None) -> OptResult:

@@ -7,12 +7,14 @@ from .compare import plot_compare
 from .estimators import plot_estimators
 from .icc import plot_icc
 from .longitudinal import plot_growth, plot_residual_acf, plot_unit_fits
+from .power import plot_power
 from .ppc import plot_ppc
 from .predictions import plot_predictions
+from .sbc import plot_sbc_ranks
 from .shrinkage import plot_shrinkage
 from .spaghetti import plot_spaghetti
 
 __all__ = ["plot_binned_residuals", "plot_calibration", "plot_caterpillar", "plot_compare",
-           "plot_estimators", "plot_growth", "plot_icc", "plot_ppc", "plot_predictions", "plot_qq",
-           "plot_residual_acf", "plot_residuals", "plot_shrinkage", "plot_spaghetti",
-           "plot_unit_fits"]
+           "plot_estimators", "plot_growth", "plot_icc", "plot_power", "plot_ppc",
+           "plot_predictions", "plot_qq", "plot_residual_acf", "plot_residuals",
+           "plot_sbc_ranks", "plot_shrinkage", "plot_spaghetti", "plot_unit_fits"]

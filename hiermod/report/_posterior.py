@@ -89,8 +89,7 @@ def random_variance(dt, fd, slopes: str = "average") -> np.ndarray:
         return intercept_variance(dt, fd)
     if slopes != "average":
         raise ValueError(f"slopes must be 'average' or 'intercept', got {slopes!r}")
-    M = fd.Z.T @ fd.Z / fd.Z.shape[0]
-    return np.einsum("cdab,ab->cd", group_cov(dt, fd), M)
+    return np.einsum("cdab,ab->cd", group_cov(dt, fd), fd.second_moment)
 
 
 def fixed_variance(dt, design) -> np.ndarray:
@@ -98,8 +97,7 @@ def fixed_variance(dt, design) -> np.ndarray:
     beta = fixed(dt, design)
     if beta.shape[-1] == 0 or design.n_obs < 2:
         return np.zeros(beta.shape[:2])
-    S = np.cov(design.X, rowvar=False, ddof=1).reshape(design.X.shape[1], design.X.shape[1])
-    return np.einsum("cda,ab,cdb->cd", beta, S, beta)
+    return np.einsum("cda,ab,cdb->cd", beta, design.x_covariance, beta)
 
 
 def level1_variance(dt, design, random_total: np.ndarray | None = None) -> np.ndarray:
@@ -114,7 +112,7 @@ def level1_variance(dt, design, random_total: np.ndarray | None = None) -> np.nd
     if family.has_sigma:
         return np.broadcast_to(family.latent_variance(sigma=sigma(dt, design)), shape).copy()
     if family.link == "log":
-        mean_eta = beta @ design.X.mean(axis=0) if beta.shape[-1] else np.zeros(shape)
+        mean_eta = beta @ design.x_mean if beta.shape[-1] else np.zeros(shape)
         total = np.zeros(shape) if random_total is None else random_total
         return np.asarray(family.latent_variance(eta=mean_eta + 0.5 * total), dtype=float)
     return np.full(shape, float(family.latent_variance()))
