@@ -24,6 +24,7 @@ def small_sbc(dask_client):
                   client=dask_client)
 
 
+@pytest.mark.slow
 def test_small_sbc_run(small_sbc):
     res = small_sbc
     labels = ["Intercept", "x", "sd(Intercept | g)", "sigma"]
@@ -53,6 +54,7 @@ def test_rank_uniformity_tells_uniform_from_too_narrow():
     assert rank_uniformity(narrow.astype(int))[1] < 1e-6
 
 
+@pytest.mark.slow
 def test_sbc_rank_plot(small_sbc):
     fig = plot_sbc_ranks(small_sbc.ranks, small_sbc.n_ranked)
     panels = [ax for ax in fig.axes if ax.get_visible()]

@@ -150,7 +150,7 @@ OTHER_PRIORS = {"x": hm.Prior("StudentT", nu=4, mu=0, sigma=2),
 @pytest.mark.parametrize(("case", "parameterization", "priors"),
                          tiered([(c, p, None) for c in CASES for p in ("adaptive", "noncentered")]
                                 + [("bernoulli_slope", "adaptive", OTHER_PRIORS)],
-                                {("cbpp", "adaptive", None), ("poisson_crossed", "adaptive", None)}))
+                                {("cbpp", "adaptive", None)}))
 def test_callback_equals_pymc_logp_and_gradient(case, parameterization, priors):
     d = design_of(case)
     b, data, constants = built(d, parameterization, priors)

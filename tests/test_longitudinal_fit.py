@@ -44,6 +44,7 @@ def panel_reml(panel_data):
     return hm.reml(PANEL_FORMULA, data, correlation=PANEL_CORRELATION, sigma=PANEL_SIGMA)
 
 
+@pytest.mark.slow
 def test_posterior_agrees_with_reml_on_an_informative_panel(panel_fit, panel_reml):
     table = hm.compare(panel_fit, panel_reml)
     assert {"phi(occasion | id)", "sigma[group=b]", "sigma", "sd(time | id)"} <= set(table.index)

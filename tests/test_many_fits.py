@@ -86,6 +86,7 @@ def test_reml_power_agrees_with_the_design_effect_formula(pilot, dask_client):
     assert np.array_equal(tab["power"], again["power"])  # the seed fixes every simulation
 
 
+@pytest.mark.slow
 def test_no_effect_gives_the_test_level(pilot, dask_client):
     tab = hm.power(pilot, "treat", n_groups=40, group_size=5, nsim=400,
                    parameters={**TRUTH, "treat": 0.0}, random_seed=2, client=dask_client,
@@ -109,6 +110,7 @@ def test_reml_power_over_a_grid_with_many_simulations(pilot, dask_client):
             assert abs(row.power - normal) < 3 * row.mc_se + abs(gap)
 
 
+@pytest.mark.slow
 def test_bayes_power_and_a_cross_level_interaction(dask_client):
     """The posterior sign probability on the compiled marginal path (few fits, strong and null
     effects), and a cross-level interaction term by REML."""
@@ -136,6 +138,7 @@ def test_power_refuses_bad_requests(pilot, dask_client):
         hm.power(pilot, "treat", method="wald")
 
 
+@pytest.mark.slow
 def test_power_curve_plot(pilot, dask_client):
     tab = hm.power(pilot, "treat", n_groups=[20, 40, 60], group_size=[5, 10], nsim=20,
                    parameters=TRUTH, random_seed=7, client=dask_client)
@@ -166,6 +169,7 @@ def test_parametric_bootstrap_on_the_cluster_equals_the_serial_one(dask_client):
                                         family="binomial"), client=dask_client)
 
 
+@pytest.mark.slow
 def test_leave_one_group_out_and_kfold_on_the_cluster_equal_serial_refits(dask_client):
     """Leave-one-group-out = grouped K-fold with K = the groups; on the cluster and in this
     process the refits are the same (same seeds), so the elpd agrees to rounding."""
