@@ -185,6 +185,43 @@ def _adaptive_backward_scalar(l, P, G, b0, c, z, C, m, w, v, ubar, zout, cbar):
 
 
 @numba.njit(**_JIT)
+def _eta_one_factor(start, m, offset, W, c, Z, index, U, q, eta):
+    """η of cells start … start + m − 1 with one grouping factor of q ≤ 2 effects (fixed loop
+    bounds: the general loop's inner trip counts of 1–2 cost more than its arithmetic)."""
+    p = W.shape[1]
+    if q == 1:
+        for t in range(m):
+            i = start + t
+            h = offset[i]
+            for k in range(p):
+                h += W[i, k] * c[k]
+            eta[t] = h + Z[i, 0] * U[index[i, 0], 0]
+    else:
+        for t in range(m):
+            i = start + t
+            h = offset[i]
+            for k in range(p):
+                h += W[i, k] * c[k]
+            j = index[i, 0]
+            eta[t] = h + Z[i, 0] * U[j, 0] + Z[i, 1] * U[j, 1]
+
+
+@numba.njit(**_JIT)
+def _pull_one_factor(start, m, d, W, Z, index, q, cbar, Ubar):
+    """c̄ += Wᵀd and ū_j += Z_jᵀd over cells start … start + m − 1 (one factor, q ≤ 2)."""
+    p = W.shape[1]
+    for t in range(m):
+        i = start + t
+        dt = d[t]
+        for k in range(p):
+            cbar[k] += W[i, k] * dt
+        j = index[i, 0]
+        Ubar[j, 0] += Z[i, 0] * dt
+        if q == 2:
+            Ubar[j, 1] += Z[i, 1] * dt
+
+
+@numba.njit(**_JIT)
 def logp_and_grad(buf, x, out):
     """Log-density at unconstrained x; the gradient is written into ``out``."""
     n_dim, p = int(scalar(buf, S_NDIM)), int(scalar(buf, S_P))
@@ -258,16 +295,19 @@ def logp_and_grad(buf, x, out):
     bits = np.empty(CHUNK, np.int64)
     for start in range(0, nc, CHUNK):
         m = min(CHUNK, nc - start)
-        for t in range(m):
-            i = start + t
-            h = offset[i]
-            for k in range(p):
-                h += W[i, k] * c[k]
-            for f in range(nf):
-                j, o = Iall[i, f], zoff[f]
-                for a in range(qf[f]):
-                    h += Zall[i, o + a] * U[f, j, a]
-            eta[t] = h
+        if nf == 1 and qf[0] <= 2:  # the common case, with the loop over effects unrolled
+            _eta_one_factor(start, m, offset, W, c, Zall, Iall, U[0], qf[0], eta)
+        else:
+            for t in range(m):
+                i = start + t
+                h = offset[i]
+                for k in range(p):
+                    h += W[i, k] * c[k]
+                for f in range(nf):
+                    j, o = Iall[i, f], zoff[f]
+                    for a in range(qf[f]):
+                        h += Zall[i, o + a] * U[f, j, a]
+                eta[t] = h
         if fam == BINOMIAL:  # e = exp(−|η|): softplus(η) = max(η, 0) + log1p(e)
             for t in range(m):
                 d[t] = -abs(eta[t])
@@ -285,14 +325,17 @@ def logp_and_grad(buf, x, out):
                 i = start + t
                 lp += y[i] * eta[t] - ex[t]
                 d[t] = y[i] - ex[t]
-        for t in range(m):
-            i = start + t
-            for k in range(p):
-                cbar[k] += W[i, k] * d[t]
-            for f in range(nf):
-                j, o = Iall[i, f], zoff[f]
-                for a in range(qf[f]):
-                    Ubar[f, j, a] += Zall[i, o + a] * d[t]
+        if nf == 1 and qf[0] <= 2:
+            _pull_one_factor(start, m, d, W, Zall, Iall, qf[0], cbar, Ubar[0])
+        else:
+            for t in range(m):
+                i = start + t
+                for k in range(p):
+                    cbar[k] += W[i, k] * d[t]
+                for f in range(nf):
+                    j, o = Iall[i, f], zoff[f]
+                    for a in range(qf[f]):
+                        Ubar[f, j, a] += Zall[i, o + a] * d[t]
     Lbars = np.zeros((nf, qmax, qmax))
     for f in range(nf):
         J, q, mode, rs = Js[f], int(ftab[f, 1]), int(ftab[f, 2]), int(ftab[f, 3])
