@@ -185,6 +185,116 @@ def _adaptive_backward_scalar(l, P, G, b0, c, z, C, m, w, v, ubar, zout, cbar):
 
 
 @numba.njit(**_JIT)
+def _adaptive_forward_pair(L, P, G, b0, c, z, C, m, w, v, u):
+    """:func:`_adaptive_forward` for every group of a factor with two varying effects, the 2 × 2
+    algebra written out (A = I + LᵀPL = CCᵀ, m = A⁻¹Lᵀb, w = C⁻ᵀz, v = m + w, u = Lv); returns
+    the sum of the groups' corrections. C (J, ≥2, ≥2), m, w, v, u (J, ≥2) are written."""
+    p = len(c)
+    l00, l01, l10, l11 = L[0, 0], L[0, 1], L[1, 0], L[1, 1]
+    corr = 0.0
+    for j in range(len(b0)):
+        p00, p01, p10, p11 = P[j, 0, 0], P[j, 0, 1], P[j, 1, 0], P[j, 1, 1]
+        # PL, then A = Lᵀ (PL) + I
+        q00 = p00 * l00 + p01 * l10
+        q01 = p00 * l01 + p01 * l11
+        q10 = p10 * l00 + p11 * l10
+        q11 = p10 * l01 + p11 * l11
+        a00 = l00 * q00 + l10 * q10 + 1.0
+        a10 = l01 * q00 + l11 * q10
+        a11 = l01 * q01 + l11 * q11 + 1.0
+        c00 = np.sqrt(a00)
+        c10 = a10 / c00
+        c11 = np.sqrt(a11 - c10 * c10)
+        b_0, b_1 = b0[j, 0], b0[j, 1]
+        for k in range(p):
+            b_0 -= G[j, 0, k] * c[k]
+            b_1 -= G[j, 1, k] * c[k]
+        r0 = l00 * b_0 + l10 * b_1
+        r1 = l01 * b_0 + l11 * b_1
+        t0 = r0 / c00
+        t1 = (r1 - c10 * t0) / c11
+        m1 = t1 / c11
+        m0 = (t0 - c10 * m1) / c00
+        z0, z1 = z[j, 0], z[j, 1]
+        w1 = z1 / c11
+        w0 = (z0 - c10 * w1) / c00
+        v0, v1 = m0 + w0, m1 + w1
+        C[j, 0, 0], C[j, 1, 0], C[j, 0, 1], C[j, 1, 1] = c00, c10, 0.0, c11
+        m[j, 0], m[j, 1], w[j, 0], w[j, 1], v[j, 0], v[j, 1] = m0, m1, w0, w1, v0, v1
+        u[j, 0] = l00 * v0 + l01 * v1
+        u[j, 1] = l10 * v0 + l11 * v1
+        corr += (0.5 * (z0 * z0 + z1 * z1) - 0.5 * (v0 * v0 + v1 * v1)
+                 - np.log(c00) - np.log(c11))
+    return corr
+
+
+@numba.njit(**_JIT)
+def _adaptive_backward_pair(L, P, G, b0, c, z, C, m, w, v, ubar, zout, cbar, Lbar):
+    """:func:`_adaptive_backward` for every group of a factor with two varying effects:
+    z̄ − z added to ``zout`` (J, 2), c̄ and L̄ (2 × 2) accumulated. Ā from C̄ by Murray's rule
+    (S = C⁻ᵀΦ(CᵀC̄)C⁻¹, Ā = ½(S + Sᵀ)) written out for 2 × 2."""
+    p = len(c)
+    l00, l01, l10, l11 = L[0, 0], L[0, 1], L[1, 0], L[1, 1]
+    for j in range(len(b0)):
+        c00, c10, c11 = C[j, 0, 0], C[j, 1, 0], C[j, 1, 1]
+        m0, m1, w0, w1, v0, v1 = m[j, 0], m[j, 1], w[j, 0], w[j, 1], v[j, 0], v[j, 1]
+        ub0, ub1 = ubar[j, 0], ubar[j, 1]
+        vb0 = l00 * ub0 + l10 * ub1 - v0
+        vb1 = l01 * ub0 + l11 * ub1 - v1
+        Lbar[0, 0] += ub0 * v0
+        Lbar[0, 1] += ub0 * v1
+        Lbar[1, 0] += ub1 * v0
+        Lbar[1, 1] += ub1 * v1
+        y0 = vb0 / c00
+        y1 = (vb1 - c10 * y0) / c11
+        zout[j, 0] += z[j, 0] + y0
+        zout[j, 1] += z[j, 1] + y1
+        s1 = y1 / c11
+        s0 = (y0 - c10 * s1) / c00
+        # C̄ (lower) and Φ(CᵀC̄)
+        cb00 = -w0 * y0 - 1.0 / c00
+        cb10 = -w1 * y0
+        cb11 = -w1 * y1 - 1.0 / c11
+        f00 = 0.5 * (c00 * cb00 + c10 * cb10)
+        f10 = c11 * cb10
+        f11 = 0.5 * (c11 * cb11)
+        # X = C⁻ᵀ Φ (columns), then S = X C⁻¹ (rows solve Cᵀ sᵀ = xᵀ)
+        x10 = f10 / c11
+        x00 = (f00 - c10 * x10) / c00
+        x11 = f11 / c11
+        x01 = (0.0 - c10 * x11) / c00
+        s_01 = x01 / c11
+        s_00 = (x00 - c10 * s_01) / c00
+        s_11 = x11 / c11
+        s_10 = (x10 - c10 * s_11) / c00
+        ab00 = s_00 - s0 * m0
+        ab11 = s_11 - s1 * m1
+        ab01 = 0.5 * (s_01 + s_10) - 0.5 * (s0 * m1 + m0 * s1)
+        # L̄ += 2 P L Ā
+        p00, p01, p10, p11 = P[j, 0, 0], P[j, 0, 1], P[j, 1, 0], P[j, 1, 1]
+        q00 = p00 * l00 + p01 * l10
+        q01 = p00 * l01 + p01 * l11
+        q10 = p10 * l00 + p11 * l10
+        q11 = p10 * l01 + p11 * l11
+        Lbar[0, 0] += 2.0 * (q00 * ab00 + q01 * ab01)
+        Lbar[0, 1] += 2.0 * (q00 * ab01 + q01 * ab11)
+        Lbar[1, 0] += 2.0 * (q10 * ab00 + q11 * ab01)
+        Lbar[1, 1] += 2.0 * (q10 * ab01 + q11 * ab11)
+        b_0, b_1 = b0[j, 0], b0[j, 1]
+        for k in range(p):
+            b_0 -= G[j, 0, k] * c[k]
+            b_1 -= G[j, 1, k] * c[k]
+        Lbar[0, 0] += b_0 * s0
+        Lbar[0, 1] += b_0 * s1
+        Lbar[1, 0] += b_1 * s0
+        Lbar[1, 1] += b_1 * s1
+        bb0 = l00 * s0 + l01 * s1
+        bb1 = l10 * s0 + l11 * s1
+        for k in range(p):
+            cbar[k] -= G[j, 0, k] * bb0 + G[j, 1, k] * bb1
+
+
+@numba.njit(**_JIT)
 def _eta_one_factor(start, m, offset, W, c, Z, index, U, q, eta):
     """η of cells start … start + m − 1 with one grouping factor of q ≤ 2 effects (fixed loop
     bounds: the general loop's inner trip counts of 1–2 cost more than its arithmetic)."""
@@ -267,6 +377,11 @@ def logp_and_grad(buf, x, out):
             b0 = part(buf, A_FACTOR + 3 * f + 2)
             lp += _adaptive_forward_scalar(L[0, 0], P, G, b0, c, z[:, 0], Cs[f, :, 0, 0],
                                            Ms[f, :, 0], Ws[f, :, 0], Vs[f, :, 0], U[f, :, 0])
+        elif mode == ADAPTIVE and q == 2:
+            P = part(buf, A_FACTOR + 3 * f).reshape((J, 2, 2))
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, 2, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, 2))
+            lp += _adaptive_forward_pair(L, P, G, b0, c, z, Cs[f], Ms[f], Ws[f], Vs[f], U[f])
         elif mode == ADAPTIVE:
             P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
             G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
@@ -350,6 +465,12 @@ def logp_and_grad(buf, x, out):
             Lbar[0, 0] += _adaptive_backward_scalar(
                 L[0, 0], P, G, b0, c, z[:, 0], Cs[f, :, 0, 0], Ms[f, :, 0], Ws[f, :, 0],
                 Vs[f, :, 0], Ubar[f, :, 0], out[rs:rs + J], cbar)
+        elif mode == ADAPTIVE and q == 2:
+            P = part(buf, A_FACTOR + 3 * f).reshape((J, 2, 2))
+            G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, 2, p))
+            b0 = part(buf, A_FACTOR + 3 * f + 2).reshape((J, 2))
+            _adaptive_backward_pair(L, P, G, b0, c, z, Cs[f], Ms[f], Ws[f], Vs[f], Ubar[f],
+                                    out[rs:rs + 2 * J].reshape((J, 2)), cbar, Lbar)
         elif mode == ADAPTIVE:
             P = part(buf, A_FACTOR + 3 * f).reshape((J, q, q))
             G = part(buf, A_FACTOR + 3 * f + 1).reshape((J, q, p))
