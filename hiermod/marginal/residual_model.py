@@ -15,13 +15,12 @@ the marginal model runs as a compiled callback (:mod:`.residual_callback`).
 from __future__ import annotations
 
 import pymc as pm
-import pytensor.tensor as pt
 
 from .. import names
 from ..errors import SpecError
 from ..longitudinal.layout import SerialData, serial_data
 from ..model import BuiltModel, model_coords
-from ..model.explicit import check_parameterization, group_effects
+from ..model.explicit import check_parameterization, linear_predictor
 from ..model.parts import SIGMA, Recorder, factor_cholesky, factor_scales, fixed_part
 from ..model.residual_parts import residual_coords, residual_parameters
 from ..priors import resolve_priors
@@ -90,12 +89,7 @@ def assemble_residual_explicit_model(design, priors: dict | None = None,
     sd = serial_data(design, by_unit=True)
     rec = Recorder()
     with pm.Model(coords=_coords(design, observations=True)) as model:
-        _, c = fixed_part(design, resolved, rec)
-        W = design.X @ design.centring.B
-        eta = pt.dot(W, c) if c is not None else pt.zeros(design.n_obs)
-        for fd in design.factors:
-            u = group_effects(fd, factor_scales(fd, resolved, rec), parameterization, rec)
-            eta = eta + pt.sum(fd.Z * u[fd.index], axis=1)
+        eta = linear_predictor(design, resolved, rec, parameterization)
         sigma = resolved.sigma.create(names.SIGMA)
         rec.add(names.SIGMA, SIGMA, [resolved.sigma], shape=())
         phi, delta = residual_parameters(design, resolved, rec)

@@ -69,6 +69,19 @@ def group_effects(fd, chols, parameterization: str, rec: Recorder):
     return pm.Deterministic(names.group_effects(fd.name), pt.stack(cols, axis=1), dims=dims)
 
 
+def linear_predictor(design, resolved, rec: Recorder, parameterization: str):
+    """η = W c + Σ_g (Z_g u_g[index_g]) summed over columns: the fixed part (c sampled, W = X B
+    the centred columns) and every factor's explicit group effects, created in the model in
+    context and recorded in ``rec``."""
+    _, c = fixed_part(design, resolved, rec)
+    W = design.X @ design.centring.B
+    eta = pt.dot(W, c) if c is not None else pt.zeros(design.n_obs)
+    for fd in design.factors:
+        u = group_effects(fd, factor_scales(fd, resolved, rec), parameterization, rec)
+        eta = eta + pt.sum(fd.Z * u[fd.index], axis=1)
+    return eta
+
+
 def assemble_model(design, priors: dict | None = None,
                    parameterization: str = "noncentered") -> BuiltModel:
     """:func:`build_model` with the record of its free variables."""
@@ -80,12 +93,7 @@ def assemble_model(design, priors: dict | None = None,
     family = get_family(design.family)
     rec = Recorder()
     with pm.Model(coords=model_coords(design)) as model:
-        _, c = fixed_part(design, resolved, rec)
-        W = design.X @ design.centring.B
-        eta = pt.dot(W, c) if c is not None else pt.zeros(design.n_obs)
-        for fd in design.factors:
-            u = group_effects(fd, factor_scales(fd, resolved, rec), parameterization, rec)
-            eta = eta + pt.sum(fd.Z * u[fd.index], axis=1)
+        eta = linear_predictor(design, resolved, rec, parameterization)
         sigma = None
         if family.has_sigma:
             sigma = resolved.sigma.create(names.SIGMA)
