@@ -137,10 +137,10 @@ class Family(ABC):
         (the count n·p of a binomial outcome; the same value otherwise)."""
         return mean
 
+    @abstractmethod
     def variance(self, mean: np.ndarray, sigma=None, trials=None) -> np.ndarray:
         """Var(y | η) in the outcome's units, from the expected value (for Pearson and binned
         residuals)."""
-        raise NotImplementedError(f"the {self.name} family has no variance function")
 
     @abstractmethod
     def latent_variance(self, eta: np.ndarray | None = None, sigma=None):

@@ -304,14 +304,15 @@ def crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, nn
     nz = np.empty(m2, np.int64)
     used = np.zeros(m2, np.bool_)
     for j in range(J1):
-        # the columns where Z₁ⱼᵀZ₂, Z₁ⱼᵀZ₂Λ₂ or Tⱼ is non-zero: elsewhere every term below
-        # is multiplied by an exact zero, so only these columns of TF and H₂₁ are needed
+        # the columns where Z₁ⱼᵀZ₂ or Z₁ⱼᵀZ₂Λ₂ is non-zero (Tⱼ = A₁₁,ⱼ⁻¹L₁ᵀZ₁ⱼᵀZ₂Λ₂/s mixes
+        # rows only, so it is zero elsewhere too): every term below is then multiplied by an
+        # exact zero, so only these columns of TF and H₂₁ are needed — as whole diagonal blocks
+        # of Λ₂, which the last loop reads together
         rmul_lam2(Z1tZ2[j], Lr, fac, st, term, tmp)
-        # (whole diagonal blocks of Λ₂, which the last loop reads together)
         used[:] = False
         for k in range(m2):
             for a in range(q1):
-                if Z1tZ2[j, a, k] != 0.0 or tmp[a, k] != 0.0 or T[j, a, k] != 0.0:
+                if Z1tZ2[j, a, k] != 0.0 or tmp[a, k] != 0.0:
                     used[st[k]] = True
         n_nz = 0
         for k in range(m2):
