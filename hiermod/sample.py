@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from .compiled.blas import blas_threads
 from .errors import HiermodError, SamplingError, SpecError
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
@@ -93,9 +94,10 @@ def run_nutpie(model, s: SamplerSettings, seed: int, compiled=None):
     t0 = time.perf_counter()
     target = nutpie.compile_pymc_model(model) if compiled is None else compiled.nutpie_model()
     t1 = time.perf_counter()
-    dt = nutpie.sample(target, draws=s.draws, tune=s.tune, chains=s.chains, seed=seed,
-                       progress_bar=s.progressbar, save_warmup=False, cores=s.cores,
-                       target_accept=s.target_accept, maxdepth=s.max_treedepth)
+    with blas_threads():  # chains run in parallel threads: one BLAS thread each
+        dt = nutpie.sample(target, draws=s.draws, tune=s.tune, chains=s.chains, seed=seed,
+                           progress_bar=s.progressbar, save_warmup=False, cores=s.cores,
+                           target_accept=s.target_accept, maxdepth=s.max_treedepth)
     if compiled is not None:
         dt["posterior"] = xr.DataTree(compiled.posterior(dt["posterior"].to_dataset()))
     return dt, t1 - t0, time.perf_counter() - t1

@@ -22,9 +22,10 @@ import scipy.stats as st
 import hiermod as hm
 from hiermod import names
 from hiermod.marginal import assemble_marginal_model, marginal_stats
+from hiermod.marginal import draws as draws_module
 from hiermod.marginal.crossed_callback import CompiledCrossed
 from hiermod.marginal.crossed_faces import crossed_loglik_graph, crossed_loglik_op
-from hiermod.marginal.crossed_kernel import crossed_draws
+from hiermod.marginal.crossed_kernel import crossed_draws, crossed_terms, dense_crossing
 from support import load_reference, tiered
 
 
@@ -130,6 +131,62 @@ def test_callback_equals_pymc(case):
     assert abs(offsets[0]) < 1e-6 and np.ptp(offsets) < 1e-9 * abs(value)
 
 
+def _kernel_args(design, stats, beta, Ls, sigma):
+    first, rest = stats.order[0], stats.order[1:]
+    qmax = max(fd.q for fd in design.factors)
+    Lr = np.zeros((len(rest), qmax, qmax))
+    for k, g in enumerate(rest):
+        q = design.factors[g].q
+        Lr[k, :q, :q] = Ls[g]
+    return (stats.Z1tZ1, stats.Z1tW, stats.Z1ty, stats.Z1tZ2, stats.Z2tZ2, stats.Z2tW, stats.Z2ty,
+            stats.WtW, stats.Wty, float(stats.yty), float(stats.n), np.asarray(stats.rest, float),
+            stats.theta_from_beta(beta[None])[0], Ls[first], Lr, sigma)
+
+
+@pytest.mark.parametrize("case", list(FORMULAS))
+def test_dense_and_sparse_routes_agree(case):
+    """The kernel's BLAS route (dense crossings) and its loops over non-zero columns (sparse
+    ones) are the same algebra: equal values and gradients, and equal draws with the same
+    normals, on every design (each is taken by default by one of the cases)."""
+    d = design_of(case)
+    stats = marginal_stats(d)
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        beta, Ls, sigma = random_point(d, rng)
+        args = _kernel_args(d, stats, beta, Ls, sigma)
+        for a, b in zip(crossed_terms(*args, True), crossed_terms(*args, False), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11 * np.max(np.abs(b)))
+        one, two = (_draw(d, stats, beta, Ls, sigma, 2, np.random.default_rng(8), dense=flag)
+                    for flag in (True, False))
+        for g in one:
+            np.testing.assert_allclose(one[g], two[g], rtol=1e-10, atol=1e-12)
+
+
+def test_draws_split_over_threads_equal_one_call(monkeypatch):
+    """The posterior draws are cut into one chunk per core (here at least 3): the same
+    normals give the same draws as one call over all of them."""
+    d = design_of("crossed_slope")
+    stats = marginal_stats(d)
+    monkeypatch.setattr(draws_module, "DRAWS_PER_THREAD", 10)
+    monkeypatch.setattr(draws_module.os, "cpu_count", lambda: 3)
+    S, rng = 40, np.random.default_rng(9)
+    beta, Ls, sigma = random_point(d, rng)
+    args = _kernel_args(d, stats, beta, Ls, sigma)
+    J1, q1, m2 = stats.Z1tZ2.shape
+    per_draw = (np.tile(args[12], (S, 1)), np.tile(args[13], (S, 1, 1)),
+                np.tile(args[14], (S, 1, 1, 1)), np.full(S, sigma),
+                rng.standard_normal((S, J1, q1)), rng.standard_normal((S, m2)))
+    one = crossed_draws(*args[:7], args[11], *per_draw, False, dense_crossing(stats.Z1tZ2))
+    split = draws_module.crossed_draws_in_threads(stats, per_draw)
+    for a, b in zip(one, split, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_dense_crossing_tells_crossed_from_nested():
+    assert dense_crossing(marginal_stats(design_of("crossed")).Z1tZ2)
+    assert not dense_crossing(marginal_stats(design_of("nested")).Z1tZ2)
+
+
 def _reml_point(design, ref):
     reml = ref["reml"]
     beta = np.array([reml["fixef"]["(Intercept)"]["est"]])
@@ -137,7 +194,7 @@ def _reml_point(design, ref):
     return beta, Ls, reml["sigma"]
 
 
-def _draw(design, stats, beta, Ls, sigma, S, rng, mean_only=False):
+def _draw(design, stats, beta, Ls, sigma, S, rng, mean_only=False, dense=None):
     theta = stats.theta_from_beta(np.tile(beta, (S, 1)))
     first, rest = stats.order[0], stats.order[1:]
     qmax = max(fd.q for fd in design.factors)
@@ -150,7 +207,7 @@ def _draw(design, stats, beta, Ls, sigma, S, rng, mean_only=False):
                            stats.Z2tW, stats.Z2ty, np.asarray(stats.rest, float), theta,
                            np.tile(Ls[first], (S, 1, 1)), Lr, np.full(S, sigma),
                            rng.standard_normal((S, J1, q1)), rng.standard_normal((S, m2)),
-                           mean_only)
+                           mean_only, dense_crossing(stats.Z1tZ2) if dense is None else dense)
     out = {first: u1}
     for (o, J, q), g in zip(stats.rest, rest, strict=True):
         out[g] = u2[:, o:o + J * q].reshape(S, J, q)

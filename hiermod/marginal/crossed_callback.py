@@ -11,9 +11,9 @@ import numpy as np
 from ..compiled import coords
 from ..compiled import nutpie as glue
 from ..compiled.buffer import pack, part, scalar
-from .crossed_kernel import crossed_terms
+from .crossed_kernel import crossed_terms, dense_crossing
 
-(S_NDIM, S_P, S_NFAC, S_QMAX, S_NB, S_BW, S_YTY, S_N, S_J1, S_Q1, S_M2) = range(11)
+(S_NDIM, S_P, S_NFAC, S_QMAX, S_NB, S_BW, S_YTY, S_N, S_J1, S_Q1, S_M2, S_DENSE) = range(12)
 (A_PRIOR, A_ROLE, A_BLOCK, A_ORDER, A_Q, A_OFFSET, A_Z1Z1, A_Z1W, A_Z1Y, A_Z1Z2, A_Z2Z2, A_Z2W,
  A_Z2Y, A_WW, A_WY, A_REST) = range(16)
 
@@ -28,7 +28,7 @@ class CompiledCrossed(glue.CompiledCallback):
         J1, q1, m2 = stats.Z1tZ2.shape
         self.buffer = pack(
             [lay.n_dim, stats.p, len(qs), max(qs), len(lay.blocks), lay.blocks.shape[1],
-             stats.yty, stats.n, J1, q1, m2],
+             stats.yty, stats.n, J1, q1, m2, float(dense_crossing(stats.Z1tZ2))],
             [lay.prior_table, lay.role_table, lay.blocks, np.array(stats.order, float),
              np.array(qs, float), stats.offset, stats.Z1tZ1, stats.Z1tW, stats.Z1ty,
              stats.Z1tZ2, stats.Z2tZ2, stats.Z2tW, stats.Z2ty, stats.WtW, stats.Wty,
@@ -58,7 +58,8 @@ def logp_and_grad(buf, x, out):
         part(buf, A_Z2Z2).reshape((m2, m2)), part(buf, A_Z2W).reshape((m2, p)),
         part(buf, A_Z2Y), part(buf, A_WW).reshape((p, p)), part(buf, A_WY),
         scalar(buf, S_YTY), scalar(buf, S_N), part(buf, A_REST).reshape((nf - 1, 3)),
-        c - part(buf, A_OFFSET), np.ascontiguousarray(L[f1, :q1, :q1]), Lr, sig)
+        c - part(buf, A_OFFSET), np.ascontiguousarray(L[f1, :q1, :q1]), Lr, sig,
+        scalar(buf, S_DENSE) != 0.0)
     gL = np.zeros((nf, qmax, qmax))
     gL[f1, :q1, :q1] = g_L1
     for k in range(nf - 1):

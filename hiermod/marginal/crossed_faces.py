@@ -13,26 +13,26 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from .crossed_kernel import crossed_terms
+from .crossed_kernel import crossed_terms, dense_crossing
 from .crossed_stats import CrossedStats
 
 _LOG_2PI = float(np.log(2 * np.pi))
-_N_STATS = 12
+_N_STATS = 13
 
 
 def _stat_arrays(stats: CrossedStats):
     return (stats.Z1tZ1, stats.Z1tW, stats.Z1ty, stats.Z1tZ2, stats.Z2tZ2, stats.Z2tW,
             stats.Z2ty, stats.WtW, stats.Wty, np.asarray(stats.yty), np.asarray(float(stats.n)),
-            np.asarray(stats.rest, float))
+            np.asarray(stats.rest, float), np.asarray(float(dense_crossing(stats.Z1tZ2))))
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def crossed_kernel(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, n, rest, theta,
-                   L1, Lr, sigma):
+def crossed_kernel(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty, WtW, Wty, yty, n, rest, dense,
+                   theta, L1, Lr, sigma):
     """:func:`crossed_terms` with the scalars as 0-d arrays (the Op's calling convention)."""
     ll, g_theta, g_L1, g_Lr, g_s = crossed_terms(Z1tZ1, Z1tW, Z1ty, Z1tZ2, Z2tZ2, Z2tW, Z2ty,
                                                  WtW, Wty, yty[()], n[()], rest, theta, L1, Lr,
-                                                 sigma[()])
+                                                 sigma[()], dense[()] != 0.0)
     return np.asarray(ll), g_theta, g_L1, g_Lr, np.asarray(g_s)
 
 

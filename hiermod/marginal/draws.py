@@ -12,14 +12,21 @@ name and dims and every report works unchanged. The arithmetic is the kernel's
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import xarray as xr
 
 from .. import names
-from .crossed_kernel import crossed_draws
+from ..compiled.blas import blas_threads
+from .crossed_kernel import crossed_draws, dense_crossing
 from .crossed_stats import CrossedStats
 from .kernel import conditional_draws
 from .suffstats import GroupStats
+
+#: the fewest posterior draws worth a thread of their own in the several-factor draws
+DRAWS_PER_THREAD = 100
 
 
 def factor_from_draws(sd: np.ndarray, corr: np.ndarray | None) -> np.ndarray:
@@ -73,6 +80,28 @@ def draw_group_effects(posterior: xr.Dataset, design, stats: GroupStats,
                                 gdim: list(fd.levels), tdim: list(fd.terms)})
 
 
+def crossed_draws_in_threads(stats: CrossedStats, per_draw: tuple, mean_only: bool = False
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~hiermod.marginal.crossed_kernel.crossed_draws` over the posterior draws, split
+    into one contiguous chunk per core (the kernel releases the GIL; each draw is independent,
+    so the result does not depend on the split). ``per_draw``: θ, L₁, L_rest, σ, ε₁, ε₂."""
+    S = len(per_draw[0])
+    fixed = (stats.Z1tZ1, stats.Z1tW, stats.Z1ty, stats.Z1tZ2, stats.Z2tZ2, stats.Z2tW,
+             stats.Z2ty, np.asarray(stats.rest, float))
+    dense = dense_crossing(stats.Z1tZ2)
+
+    def run(bounds):
+        lo, hi = bounds
+        return crossed_draws(*fixed, *(np.ascontiguousarray(a[lo:hi]) for a in per_draw),
+                             mean_only, dense)
+
+    n = max(1, min(os.cpu_count() or 1, S // DRAWS_PER_THREAD))
+    edges = np.linspace(0, S, n + 1).astype(int)
+    with blas_threads(), ThreadPoolExecutor(n) as pool:
+        parts = list(pool.map(run, zip(edges[:-1], edges[1:], strict=True)))
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
 def crossed_group_effects(posterior: xr.Dataset, design, stats: CrossedStats,
                           random_seed) -> list[xr.DataArray]:
     """``u_<g>`` of every factor of a several-factor marginal model, drawn jointly from their
@@ -91,11 +120,9 @@ def crossed_group_effects(posterior: xr.Dataset, design, stats: CrossedStats,
         q = design.factors[g].q
         Lr[:, k, :q, :q] = Ls[g]
     J1, q1, m2 = stats.Z1tZ2.shape
-    u1, u2 = crossed_draws(stats.Z1tZ1, stats.Z1tW, stats.Z1ty, stats.Z1tZ2, stats.Z2tZ2,
-                           stats.Z2tW, stats.Z2ty, np.asarray(stats.rest, float),
-                           np.ascontiguousarray(theta), np.ascontiguousarray(Ls[first]), Lr,
-                           sigma, rng.standard_normal((S, J1, q1)), rng.standard_normal((S, m2)),
-                           False)
+    u1, u2 = crossed_draws_in_threads(
+        stats, (np.ascontiguousarray(theta), np.ascontiguousarray(Ls[first]), Lr, sigma,
+                rng.standard_normal((S, J1, q1)), rng.standard_normal((S, m2))))
     values = {first: u1}
     for (o, J, q), g in zip(stats.rest, rest, strict=True):
         values[g] = u2[:, o:o + J * q].reshape(S, J, q)

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..compiled.blas import blas_threads
 from ..design import Design
 from .layout import BlockedZ, make_theta_map
-from .linalg import blas_threads
 from .pls import LmmProblem
 from .profile import SdCorMap
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compiled.blas import blas_threads
 from ..design import Design
 from ..errors import SpecError
 from .glmm import GlmmProblem, conditional_modes, conditional_var, glm_start
-from .linalg import blas_threads, large_system
+from .linalg import large_system
 from .lme4_laplace import Lme4Laplace
 from .lmm import check_method, split_effects
 from .optimize import check_convergence, fd_hessian, minimize_bounded

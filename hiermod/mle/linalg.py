@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 
@@ -23,22 +21,8 @@ def inverse_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
     return np.linalg.inv(A), logdet
 
 
-def blas_threads(active: bool):
-    """A context that runs BLAS single-threaded (a no-op when not ``active``).
-
-    The REML engine's matrices (tens to hundreds of rows) are too small for threaded BLAS to
-    pay off, and on a machine whose cores are busy OpenBLAS's spinning threads make them 10 to
-    1000 times slower. Entering the context costs ~0.3 ms (more under load), so the fits use
-    it only when they have large matrices (:func:`large_system`).
-    """
-    if not active:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def large_system(design, threshold: int = 200) -> bool:
     """Several grouping factors with at least ``threshold`` effects in all: the Schur algebra
-    then multiplies matrices of hundreds of rows (and threaded BLAS would hurt)."""
+    then multiplies matrices of hundreds of rows (and threaded BLAS would hurt:
+    :func:`hiermod.compiled.blas.blas_threads`)."""
     return len(design.factors) > 1 and sum(f.n_levels * f.q for f in design.factors) >= threshold

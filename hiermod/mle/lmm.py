@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compiled.blas import blas_threads
 from ..design import Design
 from ..errors import SpecError
 from .ddf import between_within_ddf, check_ddf, residual_ddf
 from .kenward_roger import kenward_roger
-from .linalg import blas_threads, large_system
+from .linalg import large_system
 from .optimize import check_convergence
 from .pls import LmmProblem
 from .result import GroupEffects, RemlFit, boundary_report, varcomps_from_theta

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .. import names
-from .linalg import blas_threads
+from ..compiled.blas import blas_threads
 from .pls import LmmProblem
 
 
