@@ -11,8 +11,8 @@ pandas DataFrame and from a Dask DataFrame of the same rows get bit-identical in
 Representation. A double x = m·2ᵉ (53-bit m) is cut at the fixed bit positions k·D (D = 26)
 into three integer *digits* q₁, q₂, q₃ with |qᵢ| < 2ᴰ and x = Σ qᵢ 2^((t−i)D) exactly
 (t = ⌈e / D⌉, so the 53 bits, shifted by at most D − 1, fit in 3D = 78 bits). Digits at the
-same position are added as float64 integers, exact while a bin holds fewer than 2⁵³⁻ᴰ = 2²⁷
-terms (parts are cut to 2²⁴ rows), then kept as int64. An exact sum is therefore an integer
+same position are added in int64, exact for up to 2³⁷ terms per bin (an array in memory holds
+fewer: 2³⁷ doubles are 1 TiB). An exact sum is therefore an integer
 array (bins × digit positions); two are added by aligning positions. A product of two doubles
 is exact as the sum of two doubles (Dekker's TwoProduct), so sums of products are exact too, and
 so is scaling an exact sum by a double (:meth:`ExactSum.scale`), which centres sums exactly:
@@ -37,40 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: bits per digit
-D = 26
-#: rows summed as float64 before the digits are stored as int64 (exact: 2^24 · 2^26 < 2^53)
-CHUNK = 1 << 24
-#: magnitudes below this are treated as 0
-TINY = 2.0**-900
-_SPLIT = 2.0**27 + 1.0
-
-
-def two_product(a, b) -> tuple[np.ndarray, np.ndarray]:
-    """(p, e) with p = fl(a·b) and a·b = p + e exactly (Dekker; |a|, |b| < 2¹⁰⁰⁰)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    p = a * b
-    ca, cb = _SPLIT * a, _SPLIT * b
-    ah = ca - (ca - a)
-    bh = cb - (cb - b)
-    al, bl = a - ah, b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
-
-
-def split_digits(x: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """(t, (q₁, q₂, q₃)): x = Σᵢ qᵢ 2^((t−i)D) exactly, integer-valued |qᵢ| < 2ᴰ."""
-    x = np.where(np.abs(x) < TINY, 0.0, x)
-    _, e = np.frexp(x)
-    t = -((-e) // D)  # ceil(e / D)
-    inv = np.ldexp(1.0, (1 - t) * D)  # 2^-((t-1)D), exact powers of two throughout
-    unit = 1.0 / inv
-    q1 = np.trunc(x * inv)
-    r = x - q1 * unit
-    q2 = np.trunc(r * (inv * 2.0**D))
-    r = r - q2 * (unit * 2.0**-D)
-    q3 = r * (inv * 2.0 ** (2 * D))
-    return t, (q1, q2, q3)
+from .compiled.digits import D, digit_sums, two_products
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,31 +59,24 @@ class ExactSum:
     def of(cls, values, bins=None, n_bins: int = 1) -> ExactSum:
         """Σ of ``values`` per bin (``bins`` an integer array like values; all in bin 0 when
         None)."""
-        values = np.asarray(values, dtype=float).ravel()
-        bins = (np.zeros(len(values), dtype=np.int64) if bins is None
-                else np.asarray(bins, dtype=np.int64).ravel())
-        if len(values) > CHUNK:
-            out = cls.zeros(n_bins)
-            for s in range(0, len(values), CHUNK):
-                out = out + cls.of(values[s:s + CHUNK], bins[s:s + CHUNK], n_bins)
-            return out
-        if len(values) == 0:
-            return cls.zeros(n_bins)
-        t, qs = split_digits(values)
-        low = int(t.min()) - 3
-        width = int(t.max()) - 1 - low + 1
-        acc = np.zeros(n_bins * width)
-        pos = bins * width + (t - 1 - low)
-        for i, q in enumerate(qs):
-            acc += np.bincount(pos - i, weights=q, minlength=n_bins * width)
-        return cls(low, acc.reshape(n_bins, width).astype(np.int64))
+        return cls._summed(values, None, bins, n_bins)
 
     @classmethod
     def of_products(cls, a, b, bins=None, n_bins: int = 1) -> ExactSum:
         """Σ a·b per bin, exactly (each product as the sum of two doubles)."""
-        p, e = two_product(a, b)
-        bins = None if bins is None else np.concatenate([np.ravel(bins)] * 2)
-        return cls.of(np.concatenate([np.ravel(p), np.ravel(e)]), bins, n_bins)
+        return cls._summed(a, b, bins, n_bins)
+
+    @classmethod
+    def _summed(cls, values, other, bins, n_bins: int) -> ExactSum:
+        values = np.ascontiguousarray(values, dtype=float).ravel()
+        bins = (np.zeros(len(values), dtype=np.int64) if bins is None
+                else np.ascontiguousarray(bins, dtype=np.int64).ravel())
+        if len(values) == 0:
+            return cls.zeros(n_bins)
+        terms = (values[None] if other is None else
+                 two_products(values, np.ascontiguousarray(other, dtype=float).ravel()))
+        low, digits = digit_sums(terms, bins, int(n_bins))
+        return cls(int(low), digits)
 
     def _aligned(self, low: int, width: int) -> np.ndarray:
         out = np.zeros((self.n_bins, width), dtype=np.int64)
@@ -166,13 +126,11 @@ class ExactSum:
         n = self.normalized()
         factor = np.broadcast_to(np.asarray(factor, dtype=float), (self.n_bins,))
         width = n.digits.shape[1]
-        parts = []
-        for c in range(width):
-            v = np.ldexp(n.digits[:, c].astype(float), (n.low + c) * D)  # exact: |digit| < 2^53
-            p, e = two_product(v, factor)
-            parts += [p, e]
-        bins = np.tile(np.arange(self.n_bins), 2 * width)
-        return ExactSum.of(np.concatenate(parts), bins, self.n_bins)
+        v = np.ldexp(n.digits.T.astype(float), ((n.low + np.arange(width)) * D)[:, None])
+        # exact: |digit| < 2^53, scaled by powers of two
+        return ExactSum.of_products(v, np.broadcast_to(factor, v.shape),
+                                    np.broadcast_to(np.arange(self.n_bins), v.shape),
+                                    self.n_bins)
 
     def values(self) -> np.ndarray:
         """Each bin's sum as a double: the canonical digits of its magnitude added from the
@@ -206,13 +164,6 @@ def exact_mean(values, axis: int = 0):
     return exact_sum(values, axis) / values.shape[axis]
 
 
-def exact_products(a, b) -> np.ndarray:
-    """The terms whose exact sum is Σ a·b: the products, and their rounding errors where any
-    is not zero (a·b = p + e, :func:`two_product`)."""
-    p, e = two_product(a, b)
-    return np.concatenate([p, e]) if e.any() else p
-
-
 @dataclass(frozen=True, eq=False)
 class ColumnSums:
     """Exact Σx and Σx² (bins: columns) of the columns of a matrix, and the row count: means
@@ -228,9 +179,8 @@ class ColumnSums:
         X = X.reshape(len(X), -1)
         k = X.shape[1]
         bins = np.broadcast_to(np.arange(k), X.shape).ravel()
-        p, e = two_product(X.ravel(), X.ravel())
         return cls(len(X), ExactSum.of(X.ravel(), bins, k),
-                   ExactSum.of(np.concatenate([p, e]), np.concatenate([bins, bins]), k))
+                   ExactSum.of_products(X.ravel(), X.ravel(), bins, k))
 
     def __add__(self, other: ColumnSums) -> ColumnSums:
         return ColumnSums(self.n + other.n, self.s1 + other.s1, self.s2 + other.s2)
@@ -245,10 +195,8 @@ class ColumnSums:
     def sq_dev(self) -> np.ndarray:
         """Σ(x − m)² at the rounded means m, exact until rounded: Σx² − 2mΣx + n m²."""
         m = self.means()
-        p, e = two_product(m, m)
         k = len(m)
-        nm2 = ExactSum.of(np.concatenate([p, e]), np.tile(np.arange(k), 2), k).scale(
-            float(self.n))
+        nm2 = ExactSum.of_products(m, m, np.arange(k), k).scale(float(self.n))
         return np.maximum((self.s2 - self.s1.scale(2.0 * m) + nm2).values(), 0.0)
 
     def sds(self) -> np.ndarray:

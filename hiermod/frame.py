@@ -71,17 +71,45 @@ def _numeric_key(k: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(k) and not pd.api.types.is_bool_dtype(k)
 
 
+def _value_labels(k: pd.Series) -> np.ndarray:
+    """The label of each value: whole numbers without a decimal point, other numbers by
+    ``repr``, anything else as text."""
+    if _numeric_key(k):
+        return np.array([repr(v) if not float(v).is_integer() else str(int(v)) for v in k],
+                        dtype=object)
+    return k.astype(str).to_numpy(dtype=object)
+
+
+def coded_labels(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """(codes, labels, values): each row's code, each code's label ('a:b' interacts columns)
+    and, for one column, each code's value. Labels are made once per distinct value, not
+    per row."""
+    codes, labels, values = None, None, None
+    for c in factor.split(":"):
+        cc, uniq = pd.factorize(data[c], use_na_sentinel=False)
+        values = pd.Series(uniq)
+        lab = _value_labels(values)
+        if codes is None:
+            codes, labels = cc, lab
+            continue
+        both, pairs = pd.factorize(codes * len(lab) + cc)
+        labels = np.array([f"{labels[u // len(lab)]}:{lab[u % len(lab)]}" for u in pairs],
+                          dtype=object)
+        codes, values = both, None
+    return codes.astype(np.int64), labels, values
+
+
 def factor_labels(data: pd.DataFrame, factor: str) -> pd.Series:
     """The level label of every row of a grouping factor ('a:b' interacts columns): whole
     numbers without a decimal point, other numbers by ``repr``, anything else as text."""
-    parts = []
-    for c in factor.split(":"):
-        k = data[c]
-        if _numeric_key(k):
-            parts.append(k.map(lambda v: repr(v) if not float(v).is_integer() else str(int(v))))
-        else:
-            parts.append(k.astype(str))
-    return parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=":")
+    codes, labels, _ = coded_labels(data, factor)
+    return pd.Series(labels[codes], index=data.index, dtype=object)
+
+
+def labels_collide(data: pd.DataFrame, column: str) -> bool:
+    """Whether distinct values of ``column`` get the same label (e.g. 1 and '1')."""
+    _, labels, _ = coded_labels(data, column)
+    return len(set(labels)) < len(labels)
 
 
 def factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -90,15 +118,16 @@ def factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, tuple[str
     Numeric ids sort numerically, strings in byte order (as lme4 does in the C locale).
     """
     cols = factor.split(":")
-    keys = [data[c] for c in cols]
-    label = factor_labels(data, factor)
-    if len(cols) == 1 and _numeric_key(keys[0]):
-        order = pd.Series(keys[0].to_numpy(), index=label.to_numpy()).groupby(level=0).first()
-        levels = tuple(order.sort_values(kind="stable").index)
+    codes, labels, values = coded_labels(data, factor)
+    if len(cols) == 1 and _numeric_key(data[cols[0]]):
+        first = {}
+        for lab, v in zip(labels, values, strict=True):
+            first.setdefault(lab, v)
+        levels = tuple(lab for lab, _ in sorted(first.items(), key=lambda kv: (kv[1], kv[0])))
     else:
-        levels = tuple(sorted(label.unique(), key=lambda s: s.encode()))
+        levels = tuple(sorted(set(labels), key=lambda s: s.encode()))
     lookup = {lvl: i for i, lvl in enumerate(levels)}
-    return label.map(lookup).to_numpy(dtype=np.int64), levels
+    return np.array([lookup[lab] for lab in labels], dtype=np.int64)[codes], levels
 
 
 def model_matrix(expr: str, data: pd.DataFrame, where: str):

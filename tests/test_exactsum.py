@@ -12,7 +12,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from hiermod.exactsum import ColumnSums, ExactSum, exact_mean, split_digits, two_product
+from hiermod.compiled.digits import split_digits, two_product
+from hiermod.exactsum import ColumnSums, ExactSum, exact_mean
 
 
 def wide(rng, n):
@@ -60,11 +61,16 @@ def test_digits_reconstruct_every_double_exactly():
 def test_products_and_scaling_are_exact():
     rng = np.random.default_rng(3)
     a, b = wide(rng, 300), rng.normal(size=300)
-    p, e = two_product(a, b)
+    p, e = np.array([two_product(ai, bi) for ai, bi in zip(a, b, strict=True)]).T
     assert all(Fraction(float(pi)) + Fraction(float(ei)) == Fraction(float(ai)) * Fraction(float(bi))
                for ai, bi, pi, ei in zip(a, b, p, e, strict=True))
     exact = sum(Fraction(float(ai)) * Fraction(float(bi)) for ai, bi in zip(a, b, strict=True))
     assert ExactSum.of_products(a, b).values()[0] == float(exact)
+    bins = rng.integers(0, 7, len(a))
+    binned = ExactSum.of_products(a, b, bins, 7).values()
+    assert list(binned) == [float(sum((Fraction(float(ai)) * Fraction(float(bi))
+                                       for ai, bi, j in zip(a, b, bins, strict=True) if j == k),
+                                      Fraction(0))) for k in range(7)]
     m = 0.1234567891
     scaled = ExactSum.of(a).scale(m).values()[0]
     assert scaled == float(sum(Fraction(float(v)) for v in a) * Fraction(m))

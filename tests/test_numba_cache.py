@@ -9,7 +9,8 @@ import numba
 
 from hiermod.compiled import numba_cache as nc
 
-KERNEL_MODULES = ["hiermod.compiled.buffer", "hiermod.compiled.coords", "hiermod.compiled.fastmath",
+KERNEL_MODULES = ["hiermod.compiled.buffer", "hiermod.compiled.coords", "hiermod.compiled.digits",
+                  "hiermod.compiled.fastmath",
                   "hiermod.compiled.linalg", "hiermod.compiled.lkj", "hiermod.compiled.priors",
                   "hiermod.compiled.nutpie", "hiermod.glmm.kernel", "hiermod.glmm.callback",
                   "hiermod.longitudinal.kernel", "hiermod.marginal.kernel",

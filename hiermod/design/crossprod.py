@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import names
-from ..exactsum import ExactSum, exact_products, two_product
+from ..exactsum import ExactSum
 from .centring import Centring
 
 ONE = ("one",)
@@ -147,16 +147,14 @@ def pooled_keys(fixed_terms, factors) -> tuple:
     return tuple(dict.fromkeys(keys))
 
 
-def product_terms(key: tuple, columns: dict, n: int) -> tuple[np.ndarray, int]:
-    """The terms whose exact sum is the column product ``key`` over n rows, and how many
-    copies of the row index they take (1, or 2 with the products' rounding errors)."""
+def product_sum(key: tuple, columns: dict, n: int, bins: np.ndarray, n_bins: int) -> ExactSum:
+    """The exact sums, by bin, of the column product ``key`` over n rows."""
     u, v = key
     if u == ONE and v == ONE:
-        return np.ones(n), 1
+        return ExactSum.of(np.ones(n), bins, n_bins)
     if u == ONE or v == ONE:
-        return columns[v if u == ONE else u], 1
-    terms = exact_products(columns[u], columns[v])
-    return terms, len(terms) // n if n else 1
+        return ExactSum.of(columns[v if u == ONE else u], bins, n_bins)
+    return ExactSum.of_products(columns[u], columns[v], bins, n_bins)
 
 
 def summed_by(keys: tuple, columns: dict, n: int, index: np.ndarray | None,
@@ -167,8 +165,7 @@ def summed_by(keys: tuple, columns: dict, n: int, index: np.ndarray | None,
     base = (np.zeros(n, dtype=np.int64) if index is None
             else np.asarray(index, dtype=np.int64)) * K
     for k, key in enumerate(keys):
-        terms, copies = product_terms(key, columns, n)
-        out = out + ExactSum.of(terms, np.tile(base + k, copies), n_bins * K)
+        out = out + product_sum(key, columns, n, base + k, n_bins * K)
     return out
 
 
@@ -233,9 +230,8 @@ def pair_sums(f: object, h: object, n: int) -> ExactSum:
     cell = (np.asarray(f.index, np.int64) * h.n_levels + np.asarray(h.index, np.int64))
     for a in range(qf):
         for b in range(qh):
-            terms = exact_products(f.Z[:, a], h.Z[:, b])
-            bins = cell * (qf * qh) + a * qh + b
-            out = out + ExactSum.of(terms, np.tile(bins, len(terms) // n if n else 1), n_bins)
+            out = out + ExactSum.of_products(f.Z[:, a], h.Z[:, b], cell * (qf * qh) + a * qh + b,
+                                             n_bins)
     return out
 
 
@@ -259,8 +255,7 @@ def column_means(sums: RowSums, fixed_terms) -> tuple[np.ndarray, float]:
 
 def _n_times(n: int, a: float, b: float) -> ExactSum:
     """n·a·b exactly (one bin)."""
-    p, e = two_product(np.array([a]), np.array([b]))
-    return ExactSum.of(np.concatenate([p, e])).scale(float(n))
+    return ExactSum.of_products([a], [b]).scale(float(n))
 
 
 def centred_pooled(sums: RowSums, w_terms, c: np.ndarray, shift: float

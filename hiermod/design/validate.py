@@ -32,7 +32,7 @@ from scipy import linalg
 
 from .. import names
 from ..errors import DataError, SpecError, format_rows
-from ..frame import bare_columns, expression_columns, factor_labels, reads_as_numbers
+from ..frame import bare_columns, expression_columns, labels_collide, reads_as_numbers
 from .checks import show, warn
 
 KINDS = ("number", "bool", "text", "category")
@@ -81,6 +81,12 @@ def used_frame(data: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
 # --- kinds ----------------------------------------------------------------------------------
 
 
+#: pandas' inferred type of an object column -> its kind, where that settles it (the rest,
+#: mixed or unusual values, are looked at one by one)
+FAST_KINDS = {"string": "text", "empty": "text", "integer": "number", "floating": "number",
+              "mixed-integer-float": "number", "boolean": "bool"}
+
+
 def value_kind(v) -> str:
     if isinstance(v, (bool, np.bool_)):
         return "bool"
@@ -100,7 +106,12 @@ def column_kind(s: pd.Series) -> str:
         return "bool"
     if pd.api.types.is_integer_dtype(dt) or pd.api.types.is_float_dtype(dt):
         return "number"
+    if isinstance(dt, pd.StringDtype):  # pandas' text dtypes hold str (or missing) only
+        return "text"
     if dt.kind == "O":
+        inferred = pd.api.types.infer_dtype(s, skipna=True)  # one C pass
+        if inferred in FAST_KINDS:
+            return FAST_KINDS[inferred]
         kinds = set(s.dropna().map(value_kind))
         return kinds.pop() if len(kinds) == 1 else ("text" if not kinds else "mixed")
     if pd.api.types.is_string_dtype(dt):
@@ -199,8 +210,7 @@ def prepare(frame: pd.DataFrame, spec, roles: dict[str, str],
                  f"this warning make it a Categorical (data['{col}'].astype('category'))")
     for factor in spec.factors:
         for col in factor.split(":"):
-            labels = factor_labels(out, col)
-            if labels.nunique() != out[col].nunique():
+            if labels_collide(out, col):
                 raise DataError(f"the grouping factor '{col}' has distinct values with the same "
                                 "label; make its values one type (e.g. text)")
     return out
