@@ -114,10 +114,11 @@ def run_pymc(model, s: SamplerSettings, seed: int, nuts_sampler: str):
                   "target_accept": s.target_accept}
     t0 = time.perf_counter()
     try:
-        dt = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, random_seed=seed,
-                       progressbar=s.progressbar, nuts_sampler=nuts_sampler, model=model,
-                       cores=s.cores or min(s.chains, 2), compute_convergence_checks=False,
-                       **kwargs)
+        with blas_threads():  # the kernels' BLAS calls, in each chain's process or thread
+            dt = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, random_seed=seed,
+                           progressbar=s.progressbar, nuts_sampler=nuts_sampler, model=model,
+                           cores=s.cores or min(s.chains, 2), compute_convergence_checks=False,
+                           **kwargs)
     except ImportError as exc:
         raise SamplingError(f"sampler '{nuts_sampler}' needs a package that is not installed "
                             f"({exc}); install hiermod[jax] for numpyro") from exc
