@@ -53,6 +53,23 @@ def backward(C, b, x):
 
 
 @numba.njit(**_JIT)
+def cholesky_inverse(C, out, e, t, col):
+    """out = (C Cᵀ)⁻¹ column by column (C lower, q × q); e, t, col: work vectors of length q.
+    Returns the trace."""
+    q = C.shape[0]
+    tr = 0.0
+    for b in range(q):
+        e[:] = 0.0
+        e[b] = 1.0
+        forward(C, e, t)
+        backward(C, t, col)
+        for a in range(q):
+            out[a, b] = col[a]
+        tr += col[b]
+    return tr
+
+
+@numba.njit(**_JIT)
 def cholesky_backward(C, Cbar, Abar, M2, M1):
     """Reverse mode of A = C Cᵀ: the gradient Ā (symmetric, written into Abar) of a function of
     C from its gradient C̄ (lower). Murray (2016): P = Φ(Cᵀ C̄), S = C⁻ᵀ P C⁻¹, Ā = ½(S + Sᵀ),

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..compiled.linalg import backward, cholesky, forward
+from ..compiled.linalg import backward, cholesky, cholesky_inverse, forward
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -253,20 +253,6 @@ def _schur_rhs(K, A12, c1, c2):
 
 
 @numba.njit(**_JIT)
-def _block_inverse(Kj, out):
-    """out = (Kⱼ Kⱼᵀ)⁻¹ (q₁ × q₁)."""
-    q = Kj.shape[0]
-    e, col, t = np.zeros(q), np.empty(q), np.empty(q)
-    for b in range(q):
-        e[:] = 0.0
-        e[b] = 1.0
-        forward(Kj, e, t)
-        backward(Kj, t, col)
-        for a in range(q):
-            out[a, b] = col[a]
-
-
-@numba.njit(**_JIT)
 def _l1_gradient(Z1tZ1j, L1, H11, d1j, w1j, s, g_L1):
     """g_L1 += d₁ⱼw₁ⱼᵀ/s² − S₁₁ⱼ L₁ H₁₁ (the part of block (1j, 1j) of SΛH from factor 1)."""
     q1 = L1.shape[0]
@@ -292,6 +278,7 @@ def _blocks_sparse(Z1tZ1, Z1tZ2, ZL, K, T, F, L1, d1, w1, w2, st, bq, s, g_L1, D
     H11 = np.empty((q1, q1))
     H21 = np.zeros((m2, q1))
     Kinv = np.empty((q1, q1))
+    e, t1, col = np.zeros(q1), np.empty(q1), np.empty(q1)
     nz = np.empty(m2, np.int64)
     used = np.zeros(m2, np.bool_)
     tr = 0.0
@@ -311,7 +298,7 @@ def _blocks_sparse(Z1tZ1, Z1tZ2, ZL, K, T, F, L1, d1, w1, w2, st, bq, s, g_L1, D
             if used[st[k]]:
                 nz[n_nz] = k
                 n_nz += 1
-        _block_inverse(K[j], Kinv)
+        cholesky_inverse(K[j], Kinv, e, t1, col)
         for a in range(q1):  # TF = Tⱼ F over all columns (contiguous: vectorised)
             for k in range(m2):
                 TF[a, k] = 0.0
@@ -369,10 +356,11 @@ def _blocks_dense(Z1tZ1, Z1tZ2, ZL, K, T, F, L1, d1, w1, w2, st, bq, s, g_L1, D2
     H12 = np.empty((q1, m2))
     LH = np.empty((q1, m2))
     Kinv = np.empty((q1, q1))
+    e, t1, col = np.zeros(q1), np.empty(q1), np.empty(q1)
     scalar_blocks = np.all(bq == 1)
     tr = 0.0
     for j in range(J1):
-        _block_inverse(K[j], Kinv)
+        cholesky_inverse(K[j], Kinv, e, t1, col)
         Gj, Tj, ZLj, Zj = G[j], T[j], ZL[j], Z1tZ2[j]
         for a in range(q1):
             for b in range(q1):

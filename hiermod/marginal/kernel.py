@@ -39,7 +39,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..compiled.linalg import backward, forward
+from ..compiled.linalg import backward, cholesky_inverse, forward
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -112,14 +112,7 @@ def marginal_terms(ZtZ, ZtW, Zty, WtW, Wty, yty, nn, theta, L, sig):
         logdet += group_factor(ZtZ[j], L, s, SL, C)
         forward(C, c, t)
         backward(C, t, w)  # w = A⁻¹ c
-        for b in range(q):  # P = A⁻¹, column by column
-            e[:] = 0.0
-            e[b] = 1.0
-            forward(C, e, t)
-            backward(C, t, col)
-            for a in range(q):
-                P[a, b] = col[a]
-            trP += col[b]
+        trP += cholesky_inverse(C, P, e, t, col)  # P = A⁻¹
         for a in range(q):
             Q += c[a] * w[a]
             ww += w[a] * w[a]
