@@ -23,16 +23,24 @@ POWERS = np.array([math.ldexp(1.0, (k - POW_OFFSET) * D) for k in range(2 * POW_
 
 
 @numba.njit(cache=True, nogil=True)
+def digit_position(x: float, bits: int) -> int:
+    """t = ⌈e / D⌉ for x = m 2ᵉ (0.5 ≤ |m| < 1; 0 for |x| < TINY), from ``bits``, x's IEEE bit
+    pattern as an int64."""
+    if abs(x) < TINY:
+        return 0
+    biased = (bits >> 52) & 0x7FF
+    e = 0 if biased == 0 else biased - 1022  # frexp's exponent
+    return (e + D - 1) // D if e > 0 else -((-e) // D)
+
+
+@numba.njit(cache=True, nogil=True)
 def split_digit(x: float, bits: int):
     """(t, q₁, q₂, q₃): x = Σᵢ qᵢ 2^((t−i)D) exactly, integers |qᵢ| < 2ᴰ (0 for |x| < TINY);
-    ``bits`` is x's IEEE bit pattern as an int64 (its exponent gives t). Every step is exact:
-    products with powers of two and differences of nearby doubles."""
-    biased = (bits >> 52) & 0x7FF
+    t from :func:`digit_position`. Every step is exact: products with powers of two and
+    differences of nearby doubles."""
+    t = digit_position(x, bits)
     if abs(x) < TINY:
         x = 0.0
-        biased = 0
-    e = 0 if biased == 0 else biased - 1022  # frexp's exponent: x = m 2ᵉ, 0.5 ≤ |m| < 1
-    t = (e + D - 1) // D if e > 0 else -((-e) // D)  # ⌈e / D⌉
     q1 = np.trunc(x * POWERS[POW_OFFSET + 1 - t])  # x / 2^((t-1)D), truncated
     r = x - q1 * POWERS[POW_OFFSET + t - 1]
     q2 = np.trunc(r * POWERS[POW_OFFSET + 2 - t])
@@ -87,7 +95,7 @@ def digit_sums(values, bins, n_bins):
     bits = flat.view(np.int64)
     t_min, t_max = 0, 0
     for i in range(k * n):
-        t = split_digit(flat[i], bits[i])[0]
+        t = digit_position(flat[i], bits[i])
         if i == 0 or t < t_min:
             t_min = t
         if i == 0 or t > t_max:
